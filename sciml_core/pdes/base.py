@@ -1,0 +1,145 @@
+"""The PDE definition every solver shares.
+
+A PDE is a dataclass of its physical parameters plus class-level facts: the fields it
+evolves, its spatial coordinates, the domain, the initial and boundary conditions, the
+residual used by PINNs, and the exact solution where one exists.  Numerical references add
+their own hooks (e.g. the linear symbol and nonlinear term of a semilinear system) in the
+same class, so adding a PDE is one file in this package.
+
+Arrays: functions taking coordinates accept numpy arrays or torch tensors and return the
+same kind (see :func:`array_module`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping, Protocol
+
+import numpy as np
+
+from ..config import build_config, to_dict
+from ..errors import NotImplementedForError
+
+
+def array_module(x: Any) -> Any:
+    """``torch`` for tensors, ``numpy`` otherwise: lets one formula serve PINNs and references."""
+    if type(x).__module__.startswith("torch"):
+        import torch
+
+        return torch
+    return np
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Space-time domain: ``bounds[dim] = (lo, hi)`` per spatial dim, time interval ``t``.
+
+    ``periodic`` names the spatial dims with periodic boundaries; the others carry the
+    boundary condition of :meth:`PDE.boundary_value`.
+    """
+
+    bounds: Mapping[str, tuple[float, float]]
+    t: tuple[float, float]
+    periodic: tuple[str, ...] = ()
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(self.bounds)
+
+    def length(self, dim: str) -> float:
+        lo, hi = self.bounds[dim]
+        return hi - lo
+
+
+class Derivatives(Protocol):
+    """What :meth:`PDE.residual` receives: fields and their derivatives by name.
+
+    ``d["u"]`` is the field, ``d["u_t"]``, ``d["u_x"]``, ``d["u_xx"]``, ``d["u_xxxx"]``,
+    ``d["v_xy"]`` its partial derivatives (letters after the underscore, in any order);
+    ``d.coords["x"]`` the collocation coordinates.  Implementations compute on demand and
+    cache, so a residual asks only for what it uses.
+    """
+
+    coords: Mapping[str, Any]
+
+    def __getitem__(self, name: str) -> Any: ...
+
+
+@dataclass
+class PDE:
+    """Base class: subclass as a dataclass whose fields are the PDE's parameters.
+
+    Class attributes to set: ``name``, ``fields`` (names of the evolved fields),
+    ``description``, and ``presets`` (named parameter sets, e.g. literature regimes).
+    ``t_end`` is a parameter of every PDE: the final time of the problem.
+    """
+
+    name: ClassVar[str] = ""
+    fields: ClassVar[tuple[str, ...]] = ("u",)
+    description: ClassVar[str] = ""
+    presets: ClassVar[dict[str, dict[str, Any]]] = {}
+    t_end: float = 1.0
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None, preset: str | None = None) -> "PDE":
+        """Build from a preset name and/or a parameter dict (validated, unknown keys rejected)."""
+        data: dict[str, Any] = {}
+        if preset is not None:
+            if preset not in cls.presets:
+                from ..registry import unknown_name_error
+
+                raise unknown_name_error(f"preset of PDE {cls.name!r}", preset, list(cls.presets))
+            data.update(cls.presets[preset])
+        data.update(params or {})
+        return build_config(cls, data, prefix="pde.")
+
+    def params(self) -> dict[str, Any]:
+        """The parameters as plain data (for attrs, config.toml and dataset provenance)."""
+        return to_dict(self)
+
+    def replace(self, **changes: Any) -> "PDE":
+        return dataclasses.replace(self, **changes)
+
+    # ---- problem definition -------------------------------------------------------------
+    def domain(self) -> Domain:
+        raise NotImplementedError
+
+    @property
+    def spatial_dims(self) -> tuple[str, ...]:
+        return self.domain().dims
+
+    def initial_condition(self, **coords: Any) -> dict[str, Any]:
+        """Fields at t = 0 on the given coordinates (arrays broadcast against each other)."""
+        raise NotImplementedForError(f"PDE {self.name!r} defines no initial condition")
+
+    def boundary_value(self, t: Any, **coords: Any) -> dict[str, Any]:
+        """Dirichlet values on non-periodic boundaries (default: homogeneous)."""
+        xp = array_module(t)
+        return {f: xp.zeros_like(t) for f in self.fields}
+
+    def residual(self, d: Derivatives) -> dict[str, Any]:
+        """PDE residual per equation (zero for the exact solution), for PINNs."""
+        raise NotImplementedForError(f"PDE {self.name!r} defines no residual for PINNs")
+
+    def exact_solution(self, t: np.ndarray, **coords: np.ndarray) -> dict[str, np.ndarray] | None:
+        """Exact solution on a grid (``t`` and coords 1-D; result dims ``(t, *dims)``), or None."""
+        return None
+
+    # ---- grids --------------------------------------------------------------------------
+    reference_shape: ClassVar[dict[str, int]] = {}
+
+    def reference_grid(self) -> dict[str, np.ndarray]:
+        """The 1-D coordinate arrays (``t`` first) on which solutions are stored and graded."""
+        dom = self.domain()
+        shape = self.reference_shape
+        grid = {"t": np.linspace(dom.t[0], dom.t[1], shape.get("t", 101))}
+        for dim in dom.dims:
+            lo, hi = dom.bounds[dim]
+            n = shape.get(dim, 256)
+            if dim in dom.periodic:
+                grid[dim] = lo + (hi - lo) * np.arange(n) / n
+            else:
+                grid[dim] = np.linspace(lo, hi, n)
+        return grid
