@@ -1,0 +1,137 @@
+"""Fourier grids and transforms shared by the pseudo-spectral integrators.
+
+A periodic box ``[lo_d, hi_d)`` with ``n_d`` points per dim is represented by the real FFT of
+its fields: state arrays have shape ``(batch, n_fields, *spectral)`` with ``spectral`` the
+``rfftn`` shape (last dim ``n_x // 2 + 1``).  Two back ends do the transforms:
+
+* ``numpy`` -- :mod:`scipy.fft` (pocketfft) with ``workers`` threads;
+* ``torch`` -- :mod:`torch.fft` on any device (GPU included).
+
+PDE hooks see a :class:`SpectralOps` object: ``ops.fft`` / ``ops.ifft`` (over the spatial
+axes, any leading dims), ``ops.k[dim]`` and ``ops.ik[dim]`` (wavenumbers broadcast to the
+spectral shape; ``ik`` has the Nyquist mode zeroed so odd derivatives stay real), and
+``ops.xp`` (the array module, so ``ops.xp.stack`` works for both back ends).
+
+Dealiasing (Orszag's 2/3 rule) zeroes every mode with ``|k_d| > (2/3) k_max,d`` in some dim.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Mapping, Sequence
+
+import numpy as np
+import scipy.fft
+
+Backend = Literal["numpy", "torch"]
+
+
+class SpectralOps:
+    """Transforms, wavenumbers and masks of one periodic grid on one back end."""
+
+    def __init__(
+        self,
+        bounds: Mapping[str, tuple[float, float]],
+        n: Mapping[str, int],
+        backend: Backend = "numpy",
+        dtype: str = "float64",
+        device: Any = "cpu",
+        workers: int = -1,
+    ) -> None:
+        self.dims = tuple(bounds)
+        self.shape = tuple(int(n[d]) for d in self.dims)
+        self.backend = backend
+        self.workers = workers
+        self.axes = tuple(range(-len(self.dims), 0))
+        self.real_dtype = np.dtype(dtype)
+        self.complex_dtype = np.result_type(self.real_dtype, np.complex64)
+        self.coords = {d: bounds[d][0] + (bounds[d][1] - bounds[d][0]) * np.arange(m) / m
+                       for d, m in zip(self.dims, self.shape)}
+        k_np, ik_np, keep = {}, {}, np.ones((), dtype=bool)
+        for i, (d, m) in enumerate(zip(self.dims, self.shape)):
+            length = bounds[d][1] - bounds[d][0]
+            last = i == len(self.dims) - 1
+            modes = np.arange(m // 2 + 1) if last else np.fft.fftfreq(m, 1.0 / m)
+            shape = [1] * len(self.dims)
+            shape[i] = modes.size
+            k = (2 * np.pi / length) * modes.reshape(shape)
+            k_np[d] = k
+            ik_np[d] = 1j * np.where(np.abs(modes.reshape(shape)) == m / 2, 0.0, k)
+            keep = keep & (np.abs(modes.reshape(shape)) <= m / 3)
+        self.spectral_shape = tuple(np.broadcast_shapes(*(a.shape for a in k_np.values())))
+        self.k_numpy = k_np
+        weights = np.full(self.spectral_shape, 2.0)  # rfft: the kx = 0 and Nyquist columns once
+        weights[..., 0] = 1.0
+        if self.shape[-1] % 2 == 0:
+            weights[..., -1] = 1.0
+        self._weights_np = weights / float(np.prod(self.shape)) ** 2
+        if backend == "torch":
+            import torch
+
+            self.xp = torch
+            self.device = torch.device(device)
+            self._torch_real = getattr(torch, str(self.real_dtype))
+        else:
+            self.xp = np
+            self.device = None
+        self.k = {d: self.asarray(v) for d, v in k_np.items()}
+        self.ik = {d: self.asarray(v) for d, v in ik_np.items()}
+        self.mask = self.asarray(np.broadcast_to(keep, self.spectral_shape).astype(self.real_dtype))
+        self.weights = self.asarray(self._weights_np.astype(self.real_dtype))
+
+    # ---- conversions -------------------------------------------------------------------
+    def asarray(self, a: Any) -> Any:
+        """Move a numpy array (real or complex) to the back end, in the working precision."""
+        a = np.asarray(a)
+        dtype = self.complex_dtype if np.iscomplexobj(a) else self.real_dtype
+        a = np.ascontiguousarray(a, dtype=dtype)
+        if self.backend == "torch":
+            import torch
+
+            return torch.as_tensor(a, device=self.device)
+        return a
+
+    def to_numpy(self, a: Any) -> np.ndarray:
+        if self.backend == "torch":
+            return a.detach().cpu().numpy()
+        return np.asarray(a)
+
+    # ---- transforms ----------------------------------------------------------------------
+    def fft(self, u: Any) -> Any:
+        """Real forward transform over the spatial (trailing) axes."""
+        if self.backend == "torch":
+            return self.xp.fft.rfftn(u, dim=self.axes)
+        return scipy.fft.rfftn(u, axes=self.axes, workers=self.workers, overwrite_x=True)
+
+    def ifft(self, u_hat: Any) -> Any:
+        """Inverse of :meth:`fft` (``s`` fixed, so odd sizes round-trip)."""
+        if self.backend == "torch":
+            return self.xp.fft.irfftn(u_hat, s=self.shape, dim=self.axes)
+        return scipy.fft.irfftn(u_hat, s=self.shape, axes=self.axes, workers=self.workers)
+
+    def sq_norm(self, u_hat: Any) -> Any:
+        """Per-sample squared grid-mean L2 norm, ``mean_x |u|^2`` over fields and space (Parseval)."""
+        a2 = u_hat.real**2 + u_hat.imag**2
+        flat = (a2 * self.weights).reshape(a2.shape[0], -1)
+        return flat.sum(1) / a2.shape[1]
+
+    def meshgrid(self) -> dict[str, np.ndarray]:
+        """Physical coordinates as broadcastable numpy arrays, e.g. y (ny, 1) and x (1, nx)."""
+        grids = np.meshgrid(*(self.coords[d] for d in self.dims), indexing="ij", sparse=True)
+        return dict(zip(self.dims, grids))
+
+
+def linear_symbol(pde: Any, ops: SpectralOps) -> np.ndarray:
+    """Stack the PDE's diagonal linear symbols per field -> ``(n_fields, *spectral)`` numpy array."""
+    symbols = pde.spectral_linear(ops.k_numpy)
+    return np.stack([np.broadcast_to(np.asarray(symbols[f]), ops.spectral_shape) for f in pde.fields])
+
+
+def field_stack(initial: Mapping[str, Any], fields: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
+    """``initial[field]`` of shape ``(batch, *space)`` -> ``(batch, n_fields, *space)`` float64."""
+    arrays = []
+    for f in fields:
+        a = np.asarray(initial[f], dtype=np.float64)
+        if a.shape[-len(shape):] != shape:
+            raise ValueError(f"initial[{f!r}] has shape {a.shape}, expected (batch, {', '.join(map(str, shape))})")
+        arrays.append(a.reshape(-1, *shape))
+    return np.stack(arrays, axis=1)
