@@ -1,0 +1,278 @@
+"""The generation engine behind ``sciml data generate``.
+
+Determinism: sample ``i`` draws its PDE parameters (sorted by name) and then its initial
+condition from ``np.random.default_rng([seed, i])`` alone.  Samples are integrated in fixed
+blocks of indices ``[b * block_size, (b + 1) * block_size)`` (cut at ``n_samples``), so even a
+solver whose floating-point result depends on the batch it sees (adaptive steps shared by a
+batch, batched FFTs) produces the same bits whatever the worker count, sharding or resume
+point.  Samples with per-sample PDE parameters are integrated one at a time.
+
+Resumability: the output file is created complete-but-empty (see :mod:`.schema`); the parent
+process alone writes it, a block at a time: data first, flush, then the ``completed`` mask,
+flush.  Re-running the same command finds the file, checks its ``fingerprint`` and
+integrates only the blocks that still have missing samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..config import build_config, to_dict
+from ..errors import ConfigError, DataError, NotImplementedForError, OutputError, UnknownNameError
+from .initial_conditions import build_ic
+from .schema import Layout, create_file, open_h5, read_header
+from .specs import DatasetSpec
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> (K, N) with 0 <= K < N; None stays None."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard {text!r}: expected K/N, e.g. 0/4") from None
+    if not (n >= 1 and 0 <= k < n):
+        raise ConfigError(f"--shard {text!r}: need 0 <= K < N")
+    return k, n
+
+
+def plan_blocks(n_samples: int, block_size: int, shard: tuple[int, int] | None = None) -> list[list[int]]:
+    """The fixed index blocks of a dataset, or of shard K/N (a contiguous run of whole blocks)."""
+    blocks = [list(range(s, min(s + block_size, n_samples))) for s in range(0, n_samples, block_size)]
+    if shard is None:
+        return blocks
+    k, n = shard
+    mine = blocks[k * len(blocks) // n : (k + 1) * len(blocks) // n]
+    if not mine:
+        raise ConfigError(f"--shard {k}/{n} is empty: {len(blocks)} blocks of {block_size} samples "
+                          f"for {n} shards; use fewer shards or a smaller block_size")
+    return mine
+
+
+class Problem:
+    """A spec resolved against the registries: draws samples and integrates index blocks."""
+
+    def __init__(self, spec: DatasetSpec, pde_cls: type, solver_cls: type, seed: int) -> None:
+        import torch
+
+        from ..solver import ReferenceSolver, RunContext
+
+        if not issubclass(solver_cls, ReferenceSolver):
+            raise ConfigError(f"solver {spec.solver.name!r} is not a reference solver (kind {solver_cls.kind!r})")
+        self.spec, self.pde_cls, self.solver_cls, self.seed = spec, pde_cls, solver_cls, seed
+        self.base_params = dict(spec.pde_params)
+        if spec.times.t_end is not None:
+            self.base_params["t_end"] = spec.times.t_end
+        self.pde = pde_cls.from_params(self.base_params, preset=spec.preset)
+        self.config = build_config(solver_cls.Config, spec.solver.config, prefix="solver.config.")
+        self.context = RunContext(device=torch.device(spec.solver.device), dtype=torch.float64, progress=False)
+        self.dists = spec.distributions()
+        for key in self.dists:
+            if key not in to_dict(self.pde):
+                raise ConfigError(f"parameters.{key}: PDE {spec.pde!r} has no parameter {key!r}")
+        self.ic = build_ic(spec.initial_condition)
+        self.solver = solver_cls(self.pde, self.config, self.context)
+        self.coords = {d: np.asarray(c, dtype=np.float64) for d, c in self.solver.grid().items()}
+        self.t_out = spec.times.values(self.pde.t_end)
+        self.fields = tuple(self.pde.fields)
+        self.ic_draws = tuple(self.draw(0)[2])
+
+    def draw(self, index: int) -> tuple[dict[str, float], dict[str, np.ndarray], dict[str, float]]:
+        """Sample ``index``'s (parameters, initial fields, IC draws): a function of (seed, index)."""
+        rng = np.random.default_rng([self.seed, index])
+        params = {k: d.sample(rng) for k, d in self.dists.items()}
+        initial, draws = self.ic(rng, self.coords, self.fields)
+        return params, initial, draws
+
+    def solve_block(self, indices: list[int]) -> dict[str, Any]:
+        """Integrate one block; returns ``{"indices", "fields", "params", "draws"}`` arrays."""
+        drawn = [self.draw(i) for i in indices]
+        stack = {f: np.stack([d[1][f] for d in drawn]) for f in self.fields}
+        if self.dists:
+            outs = []
+            for params, initial, _ in drawn:
+                pde = self.pde_cls.from_params({**self.base_params, **params}, preset=self.spec.preset)
+                solver = self.solver_cls(pde, self.config, self.context)
+                outs.append(solver.integrate({f: initial[f][None] for f in self.fields}, self.t_out))
+            result = {f: np.concatenate([np.asarray(o[f]) for o in outs]) for f in self.fields}
+        else:
+            out = self.solver.integrate(stack, self.t_out)
+            result = {f: np.asarray(out[f]) for f in self.fields}
+        expect = (len(indices), len(self.t_out), *(len(c) for c in self.coords.values()))
+        for f, arr in result.items():
+            if arr.shape != expect:
+                raise DataError(f"solver {self.spec.solver.name!r} returned {f!r} of shape {arr.shape}, expected {expect}")
+        return {"indices": indices, "fields": {f: a.astype(self.spec.dtype) for f, a in result.items()},
+                "params": {k: np.array([d[0][k] for d in drawn]) for k in self.dists},
+                "draws": {k: np.array([d[2][k] for d in drawn]) for k in self.ic_draws}}
+
+
+def resolve(spec: DatasetSpec, seed: int) -> tuple[type, type]:
+    """PDE and solver classes of a spec; a missing generator is a clear NotImplementedForError."""
+    from ..registry import get_pde, get_solver
+
+    try:
+        return get_pde(spec.pde), get_solver(spec.solver.name)
+    except UnknownNameError as exc:
+        raise NotImplementedForError(f"dataset {spec.name!r} cannot be generated (its generator is not "
+                                     f"built yet): {exc}") from None
+
+
+def fingerprint(spec: Mapping[str, Any], seed: int, shard: tuple[int, int] | None) -> str:
+    """Hash of ``spec.as_dict()``, seed and shard: resume only into a file with the same one."""
+    text = json.dumps({"spec": spec, "seed": seed, "shard": list(shard) if shard else None},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_WORKER: Problem | None = None
+
+
+def _init_worker(spec: DatasetSpec, pde_cls: type, solver_cls: type, seed: int) -> None:
+    global _WORKER
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER = Problem(spec, pde_cls, solver_cls, seed)
+
+
+def _solve_in_worker(indices: list[int]) -> dict[str, Any]:
+    assert _WORKER is not None
+    return _WORKER.solve_block(indices)
+
+
+@dataclass
+class GenerateReport:
+    path: Path
+    n_samples: int
+    n_generated: int
+    wall_s: float
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.n_generated / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def _prepare_output(out: Path, fp: str, force: bool) -> bool:
+    """True when ``out`` must be (re)created, False to resume it; OutputError if it is not ours."""
+    if not out.exists():
+        return True
+    try:
+        header = read_header(out)
+    except DataError as exc:
+        if force:
+            return True
+        raise OutputError(f"--out {str(out)!r} exists and is not a resumable dataset ({exc}); "
+                          "pass --force to overwrite it") from None
+    if header.attrs.get("fingerprint") == fp:
+        return False
+    if force:
+        return True
+    raise OutputError(f"--out {str(out)!r} holds a different dataset (other spec, seed, size or shard); "
+                      "pass --force to overwrite it or choose another --out")
+
+
+def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[int, int] | None = None,
+             workers: int = 1, force: bool = False, compression: str | None = None,
+             progress: bool = True, start_method: str = "spawn") -> GenerateReport:
+    """Generate (or complete) the dataset file ``out``; see the module docstring."""
+    from ..run import atomic_path
+
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
+    pde_cls, solver_cls = resolve(spec, seed)
+    problem = Problem(spec, pde_cls, solver_cls, seed)
+    out = Path(out)
+    fp = fingerprint(spec.as_dict(), seed, shard)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the directory of --out {str(out)!r}: {exc.strerror or exc}") from None
+    if _prepare_output(out, fp, force):
+        samples = np.arange(blocks[0][0], blocks[-1][-1] + 1)
+        attrs = {"name": spec.name, "pde": spec.pde, "pde_params": to_dict(problem.pde), "solver": spec.solver.name,
+                 "solver_config": to_dict(problem.config), "seed": seed, "spec": spec.as_dict(),
+                 "fingerprint": fp, "shard": f"{shard[0]}/{shard[1]}" if shard else "", "n_total": spec.n_samples}
+        layout = Layout(samples=samples, t=problem.t_out, space=problem.coords, fields=problem.fields,
+                        params=tuple(problem.dists), ic_draws=problem.ic_draws, dtype=spec.dtype, attrs=attrs)
+        with atomic_path(out) as tmp:
+            create_file(tmp, layout)
+    header = read_header(out)
+    first = int(header.samples[0])
+    todo = [b for b in blocks if not header.completed[b[0] - first : b[-1] - first + 1].all()]
+    start = time.perf_counter()
+    n_done = sum(len(b) for b in todo)
+    with _progress(progress, len(header.samples), header.n_complete, spec.name) as bar:
+        for result in _run_blocks(problem, todo, workers, start_method):
+            _write_block(out, result, first)
+            bar.update(len(result["indices"]))
+    wall = time.perf_counter() - start
+    if compression and not _compressed(out, problem.fields[0]):
+        from .merge import merge
+
+        merge([out], out, compression=compression, require_full=False, force=True)
+    return GenerateReport(out, len(header.samples), n_done, wall)
+
+
+def _compressed(out: Path, name: str) -> bool:
+    with open_h5(out) as f:
+        return f[name].compression is not None
+
+
+def _run_blocks(problem: Problem, todo: list[list[int]], workers: int, start_method: str) -> Iterator[dict[str, Any]]:
+    if workers == 1 or len(todo) <= 1:
+        for block in todo:
+            yield problem.solve_block(block)
+        return
+    ctx = mp.get_context(start_method)
+    args = (problem.spec, problem.pde_cls, problem.solver_cls, problem.seed)
+    with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=args) as pool:
+        yield from pool.imap_unordered(_solve_in_worker, todo)
+
+
+def _write_block(out: Path, result: Mapping[str, Any], first: int) -> None:
+    """Write one solved block in place: data, flush, then its ``completed`` flags, flush."""
+    idx = result["indices"]
+    sl = slice(idx[0] - first, idx[-1] - first + 1)
+    with open_h5(out, "r+") as f:
+        for name, arr in result["fields"].items():
+            f[name][sl] = arr
+        for name, arr in result["params"].items():
+            f[name][sl] = arr
+        for name, arr in result["draws"].items():
+            f[f"ic_{name}"][sl] = arr
+        f.flush()
+        f["completed"][sl] = 1
+        f.flush()
+
+
+class _progress:
+    """A tqdm bar over samples (a no-op when progress is off)."""
+
+    def __init__(self, enabled: bool, total: int, initial: int, name: str) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=f"generate {name}", unit="sample")
+
+    def __enter__(self) -> "_progress":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)

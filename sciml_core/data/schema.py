@@ -1,0 +1,268 @@
+"""The dataset file: HDF5 laid out so that ``xarray.open_dataset(path, engine="h5netcdf")`` opens it.
+
+Layout (schema ``sciml-dataset/1``)::
+
+    dims       sample, t, [y,] x
+    sample     (sample,) int64    global sample index (shards hold a contiguous range)
+    t, y, x    1-D coordinates
+    <field>    (sample, t, [y,] x) float32/float64, chunked one sample per chunk, NaN until written
+    <param>    (sample,) float64  per-sample PDE parameters            (attr role = "parameter")
+    ic_<name>  (sample,) float64  per-sample initial-condition draws   (attr role = "ic")
+    completed  (sample,) int8     1 once every variable of the sample is written
+    attrs      sciml_schema, name, pde, pde_params (JSON), solver, solver_config (JSON), seed,
+               sciml_version, spec (JSON), fingerprint, shard ("K/N" or ""), n_total
+
+Every chunk is allocated when the file is created, so filling a sample rewrites raw bytes in
+place and never touches HDF5 metadata: a writer killed at any moment (even by SIGKILL)
+leaves a readable file whose ``completed`` mask says which samples are whole.  Compression
+(``gzip``/``lzf``) is applied when a complete file is copied (``--compression``, ``merge``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import h5netcdf
+import h5py
+import numpy as np
+
+from ..errors import DataError
+
+SCHEMA = "sciml-dataset/1"
+SPACE_DIMS = ("z", "y", "x")
+REQUIRED_ATTRS = ("sciml_schema", "pde", "pde_params", "solver", "solver_config", "seed", "sciml_version")
+
+
+def package_version() -> str:
+    try:
+        return version("sciml")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Layout:
+    """Everything needed to create an empty dataset file."""
+
+    samples: np.ndarray  # global indices, contiguous
+    t: np.ndarray
+    space: dict[str, np.ndarray]  # dims order, e.g. {"y": ..., "x": ...}
+    fields: tuple[str, ...]
+    params: tuple[str, ...] = ()
+    ic_draws: tuple[str, ...] = ()
+    dtype: str = "float32"
+    attrs: dict[str, Any] = field(default_factory=dict)
+    compression: str | None = None
+
+
+def _early_dcpl() -> Any:
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
+
+
+def create_file(path: Path, layout: Layout) -> None:
+    """Write an empty dataset file (all chunks allocated, fields NaN, ``completed`` 0)."""
+    n, nt = len(layout.samples), len(layout.t)
+    space_shape = tuple(len(c) for c in layout.space.values())
+    comp = {"compression": layout.compression} if layout.compression else {"dcpl": _early_dcpl()}
+    with h5netcdf.File(path, "w") as f:
+        f.dimensions = {"sample": n, "t": nt, **{d: len(c) for d, c in layout.space.items()}}
+        f.create_variable("sample", ("sample",), data=np.asarray(layout.samples, dtype=np.int64))
+        f.create_variable("t", ("t",), data=np.asarray(layout.t, dtype=np.float64))
+        for d, c in layout.space.items():
+            f.create_variable(d, (d,), data=np.asarray(c, dtype=np.float64))
+        dims = ("sample", "t", *layout.space)
+        for name in layout.fields:
+            v = f.create_variable(name, dims, dtype=layout.dtype, chunks=(1, nt, *space_shape),
+                                  fillvalue=np.nan, **comp)
+            v.attrs["role"] = "field"
+        for role, names, prefix in (("parameter", layout.params, ""), ("ic", layout.ic_draws, "ic_")):
+            for name in names:
+                v = f.create_variable(prefix + name, ("sample",), dtype="f8", chunks=(n,), fillvalue=np.nan, **comp)
+                v.attrs["role"] = role
+        f.create_variable("completed", ("sample",), dtype="i1", chunks=(n,), **comp)
+        f.attrs["sciml_schema"] = SCHEMA
+        f.attrs["sciml_version"] = package_version()
+        for key, value in layout.attrs.items():
+            f.attrs[key] = json.dumps(value, sort_keys=True) if isinstance(value, (dict, list)) else value
+
+
+@dataclass
+class Header:
+    """What a dataset file declares, read without loading any field data."""
+
+    path: Path
+    attrs: dict[str, Any]
+    dims: dict[str, int]
+    fields: tuple[str, ...]
+    params: tuple[str, ...]
+    ic_draws: tuple[str, ...]
+    samples: np.ndarray
+    completed: np.ndarray
+
+    @property
+    def space_dims(self) -> tuple[str, ...]:
+        return tuple(d for d in SPACE_DIMS if d in self.dims)
+
+    @property
+    def n_complete(self) -> int:
+        return int(self.completed.sum())
+
+    def json_attr(self, key: str) -> Any:
+        try:
+            return json.loads(self.attrs.get(key, "{}"))
+        except (TypeError, json.JSONDecodeError):
+            raise DataError(f"{self.path}: attr {key!r} is not valid JSON") from None
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
+    """Open an HDF5 file; a missing, truncated or non-HDF5 file raises DataError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
+
+
+def read_header(path: str | Path) -> Header:
+    """Check the schema (attrs, variables, dims, shapes) and return the header; DataError if bad."""
+    path = Path(path)
+    with open_h5(path) as f:
+        attrs = {k: _text(v) for k, v in f.attrs.items()}
+        missing = [a for a in REQUIRED_ATTRS if a not in attrs]
+        if missing:
+            raise DataError(f"{path}: missing attr {missing[0]!r} (not a sciml dataset file?)")
+        if attrs["sciml_schema"] != SCHEMA:
+            raise DataError(f"{path}: unsupported schema {attrs['sciml_schema']!r} (expected {SCHEMA!r})")
+        for name in ("sample", "t", "completed"):
+            if name not in f:
+                raise DataError(f"{path}: missing dataset {name!r}")
+        space = tuple(d for d in SPACE_DIMS if d in f)
+        dims = {"sample": f["sample"].shape[0], "t": f["t"].shape[0], **{d: f[d].shape[0] for d in space}}
+        for d in dims:
+            if f[d].ndim != 1:
+                raise DataError(f"{path}: coordinate {d!r} has rank {f[d].ndim}, expected 1")
+        roles: dict[str, list[str]] = {"field": [], "parameter": [], "ic": []}
+        for name, obj in f.items():
+            role = _text(obj.attrs.get("role", ""))
+            if role in roles:
+                roles[role].append(name)
+        if not roles["field"]:
+            raise DataError(f"{path}: no field variables (datasets with attr role='field')")
+        expect = (dims["sample"], dims["t"], *(dims[d] for d in space))
+        for name in roles["field"]:
+            if f[name].shape != expect:
+                raise DataError(f"{path}: field {name!r} has shape {f[name].shape}, coordinates say {expect}")
+        for name in roles["parameter"] + roles["ic"] + ["completed"]:
+            if f[name].shape != (dims["sample"],):
+                raise DataError(f"{path}: {name!r} has shape {f[name].shape}, expected ({dims['sample']},)")
+        return Header(path, attrs, dims, tuple(roles["field"]), tuple(roles["parameter"]),
+                      tuple(n[3:] for n in roles["ic"]), f["sample"][:], f["completed"][:].astype(bool))
+
+
+def validate_file(path: str | Path, chunk: int = 64) -> Header:
+    """Full check: schema, shapes, completeness, and no NaN/inf in any field or parameter.
+
+    Raises DataError with the first problem found; returns the header when the file is good.
+    """
+    header = read_header(path)
+    if header.n_complete < header.dims["sample"]:
+        missing = np.flatnonzero(~header.completed)
+        raise DataError(f"{header.path}: incomplete, {len(missing)} of {header.dims['sample']} samples "
+                        f"missing (first: index {int(header.samples[missing[0]])}); re-run "
+                        "'sciml data generate' with the same arguments to complete it")
+    with open_h5(header.path) as f:
+        names = list(header.fields) + list(header.params) + [f"ic_{n}" for n in header.ic_draws]
+        for name in names:
+            ds = f[name]
+            for start in range(0, ds.shape[0], chunk):
+                block = ds[start : start + chunk]
+                bad = ~np.isfinite(block)
+                if bad.any():
+                    pos = start + int(np.argwhere(bad)[0][0])
+                    raise DataError(f"{header.path}: {name!r} has NaN/inf in sample {int(header.samples[pos])}")
+    return header
+
+
+def open_dataset(path: str | Path, complete_only: bool = False) -> Any:
+    """The file as a lazily loaded ``xarray.Dataset`` (``complete_only``: drop unfinished samples)."""
+    import xarray as xr
+
+    header = read_header(path)
+    ds = xr.open_dataset(header.path, engine="h5netcdf")
+    if complete_only and header.n_complete < header.dims["sample"]:
+        ds = ds.isel(sample=np.flatnonzero(header.completed))
+    return ds
+
+
+def describe(header: Header) -> str:
+    """Human summary used by ``sciml data info``."""
+    a = header.attrs
+    lines = [f"{header.path}", f"  schema      {a['sciml_schema']} (sciml {a['sciml_version']})",
+             f"  dims        " + ", ".join(f"{d}={n}" for d, n in header.dims.items()),
+             f"  fields      {', '.join(header.fields)}",
+             f"  parameters  {', '.join(header.params) or '(none per sample)'}"
+             + (f"; ic draws: {', '.join(header.ic_draws)}" if header.ic_draws else ""),
+             f"  complete    {header.n_complete} / {header.dims['sample']}"
+             + (f" (samples {int(header.samples[0])}..{int(header.samples[-1])})" if len(header.samples) else ""),
+             f"  pde         {a['pde']} {a['pde_params']}",
+             f"  solver      {a['solver']} {a['solver_config']}",
+             f"  seed        {a['seed']}"]
+    for key in ("name", "shard", "source"):
+        if a.get(key):
+            lines.append(f"  {key:<11} {a[key]}")
+    return "\n".join(lines)
+
+
+def write_dataset(path: Path, coords: Mapping[str, np.ndarray], fields: Mapping[str, np.ndarray],
+                  params: Mapping[str, np.ndarray] | None = None, attrs: Mapping[str, Any] | None = None,
+                  compression: str | None = None) -> None:
+    """Write complete in-memory data (fields ``(sample, t, *space)``) in the schema.
+
+    ``coords`` holds ``t`` and the spatial dims (in order); the file is written atomically.
+    Used by the converters; ``attrs`` must carry the provenance keys of :data:`REQUIRED_ATTRS`.
+    """
+    from ..run import atomic_path
+
+    first = next(iter(fields.values()))
+    space = {d: np.asarray(coords[d]) for d in SPACE_DIMS if d in coords}
+    params = dict(params or {})
+    layout = Layout(samples=np.arange(first.shape[0]), t=np.asarray(coords["t"]), space=space,
+                    fields=tuple(fields), params=tuple(params), dtype=str(first.dtype),
+                    attrs=dict(attrs or {}), compression=compression)
+    with atomic_path(path) as tmp:
+        create_file(tmp, layout)
+        with h5py.File(tmp, "r+") as f:
+            for name, values in {**fields, **params}.items():
+                f[name][...] = values
+            f["completed"][...] = 1
+
+
+def field_names(count: int) -> list[str]:
+    """Default names for ``count`` channels: u, v, w, then c3, c4, ..."""
+    base = ["u", "v", "w"]
+    return [base[i] if i < 3 else f"c{i}" for i in range(count)]
+
+
+def chunked(seq: Iterable[int], size: int) -> list[list[int]]:
+    items = list(seq)
+    return [items[i : i + size] for i in range(0, len(items), size)]
