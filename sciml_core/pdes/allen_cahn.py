@@ -45,3 +45,11 @@ class AllenCahn(PDE):
     def residual(self, d: Derivatives) -> dict[str, Any]:
         u = d["u"]
         return {"u": d["u_t"] - self.d * d["u_xx"] - self.reaction * (u - u**3)}
+
+    # ---- pseudo-spectral form (solvers/spectral): L = -d k^2, N(u) = reaction (u - u^3) ----
+    def spectral_linear(self, k: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"u": -self.d * k["x"] ** 2}
+
+    def spectral_nonlinear(self, u_hat: Any, ops: Any) -> Any:
+        u = ops.ifft(u_hat)
+        return ops.fft(self.reaction * (u - u**3))

@@ -143,3 +143,25 @@ class PDE:
             else:
                 grid[dim] = np.linspace(lo, hi, n)
         return grid
+
+    # ---- pseudo-spectral hooks (used by solvers/spectral) ----------------------------------
+    #: Apply the 2/3 rule to the nonlinear term by default (right for polynomial nonlinearities).
+    spectral_dealias: ClassVar[bool] = True
+    #: Suggested fixed time step of a reference integration (ETDRK4 / RK4 default ``dt``).
+    spectral_dt: ClassVar[float] = 1e-3
+
+    def spectral_linear(self, k: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Diagonal linear symbol per field for ``u_t = L u + N(u)`` on a periodic box.
+
+        ``k[dim]`` are wavenumber arrays broadcast to the rfft shape; return
+        ``{field: L_hat}`` (real or complex arrays broadcastable to that shape).
+        """
+        raise NotImplementedForError(f"PDE {self.name!r} defines no pseudo-spectral form")
+
+    def spectral_nonlinear(self, u_hat: Any, ops: Any) -> Any:
+        """Nonlinear term in Fourier space: ``u_hat`` ``(batch, n_fields, *spectral)`` -> same shape.
+
+        ``ops`` (:class:`solvers.spectral.fourier.SpectralOps`) gives ``fft``, ``ifft``,
+        ``k``, ``ik`` and ``xp``; the solver applies dealiasing to the result.
+        """
+        raise NotImplementedForError(f"PDE {self.name!r} defines no pseudo-spectral form")

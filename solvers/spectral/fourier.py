@@ -100,7 +100,7 @@ class SpectralOps:
         """Real forward transform over the spatial (trailing) axes."""
         if self.backend == "torch":
             return self.xp.fft.rfftn(u, dim=self.axes)
-        return scipy.fft.rfftn(u, axes=self.axes, workers=self.workers, overwrite_x=True)
+        return scipy.fft.rfftn(u, axes=self.axes, workers=self.workers)
 
     def ifft(self, u_hat: Any) -> Any:
         """Inverse of :meth:`fft` (``s`` fixed, so odd sizes round-trip)."""

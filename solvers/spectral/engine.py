@@ -1,0 +1,239 @@
+"""The shared engine of the pseudo-spectral references (one small class per integrator).
+
+A PDE is solvable when its domain is periodic in every dim and it defines the hooks
+``spectral_linear`` (diagonal symbol per field) and ``spectral_nonlinear`` (see
+:mod:`sciml_core.pdes.base`).  The engine builds the Fourier grid, the dealiased nonlinear
+term and the integrator, and offers both faces of :class:`~sciml_core.solver.ReferenceSolver`:
+
+* ``integrate(initial, t_out, t0=0.0)`` -- batched arrays: ``initial[field]`` of shape
+  ``(batch, *space)`` (dims order ``(y, x)``) -> ``out[field]`` of shape
+  ``(batch, len(t_out), *space)``, float64 numpy.  Example, the Allen-Cahn reference on 512
+  points used to grade PINNs::
+
+      from sciml_core.config import build_config
+      from sciml_core.registry import get_pde, get_solver
+      from sciml_core.solver import RunContext
+
+      pde = get_pde("allen-cahn").from_params(preset="d1e-4")
+      cls = get_solver("spectral-etdrk4")
+      solver = cls(pde, build_config(cls.Config, {"n": 512, "dt": 1e-5}), RunContext())
+      x = solver.grid()["x"]                                   # (512,) periodic points
+      u0 = pde.initial_condition(x=x)["u"][None]              # (1, 512)
+      u = solver.integrate({"u": u0}, t_out=np.linspace(0, 1, 101))["u"][0]   # (101, 512)
+
+* ``run()`` -- the PDE's own initial condition on the solver grid, frames at the PDE's
+  reference times, an ``xarray.Dataset`` with dims ``(t, [y,] x)`` (plus ``<field>_ref``
+  when the PDE has an exact solution), per-frame statistics and, for spiral waves, the
+  regime; with a run directory: checkpoints every ``checkpoint_every`` frames (``--resume``
+  continues bit-for-bit), ``plots/<field>_snapshots.png`` and ``plots/<field>.gif``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm.auto import tqdm
+
+from sciml_core.config import to_dict
+from sciml_core.errors import CheckpointError, ConfigError, NotImplementedForError
+from sciml_core.pdes.base import PDE
+from sciml_core.solver import ReferenceSolver, SolverOutput
+
+from . import spirals
+from .fourier import SpectralOps, field_stack, linear_symbol
+from .integrators import Integrator
+
+
+@dataclass
+class SpectralConfig:
+    """Options shared by every pseudo-spectral integrator.
+
+    n: points per dim (None: the PDE's reference grid); frames: output frames of ``run()``
+    over [0, t_end] (None: the PDE's reference times); dealias: 2/3 rule on the nonlinear
+    term (None: the PDE's default); backend: ``numpy`` (scipy.fft), ``torch`` (torch.fft on
+    the run's device) or ``auto`` (torch on CUDA, numpy otherwise); precision: float64 or
+    float32; workers: scipy.fft threads (-1: all cores); checkpoint_every: frames between
+    checkpoints in a run directory; plots: write the PNG grid and GIF.
+    """
+
+    n: int | None = None
+    frames: int | None = None
+    dealias: bool | None = None
+    backend: Literal["auto", "numpy", "torch"] = "auto"
+    precision: Literal["float64", "float32"] = "float64"
+    workers: int = -1
+    checkpoint_every: int = 10
+    plots: bool = True
+
+    def validate(self) -> None:
+        if self.n is not None and self.n < 4:
+            raise ConfigError(f"n must be at least 4, got {self.n}")
+        if self.frames is not None and self.frames < 2:
+            raise ConfigError(f"frames must be at least 2, got {self.frames}")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every must be at least 1, got {self.checkpoint_every}")
+        if self.workers == 0:
+            raise ConfigError("workers must be positive or -1 (all cores)")
+
+
+class SpectralSolver(ReferenceSolver):
+    """Fourier pseudo-spectral reference; subclasses only build their :class:`Integrator`."""
+
+    Config: ClassVar[type] = SpectralConfig
+    pdes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def supports(cls, pde: PDE) -> bool:
+        dom = pde.domain()
+        return type(pde).spectral_linear is not PDE.spectral_linear and set(dom.dims) == set(dom.periodic)
+
+    def __init__(self, pde: PDE, config: Any, context: Any = None) -> None:
+        super().__init__(pde, config, context)
+        if not self.supports(pde):
+            raise NotImplementedForError(
+                f"{self.name} needs a PDE periodic in every dim with a pseudo-spectral form; "
+                f"{pde.name!r} has none (try a finite-volume or PINN solver)"
+            )
+        self._ops: SpectralOps | None = None
+        self.last_stats: dict[str, Any] = {}  # integrator counters of the last integrate()
+
+    # ---- building blocks -----------------------------------------------------------------
+    def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> Integrator:
+        raise NotImplementedError
+
+    @property
+    def ops(self) -> SpectralOps:
+        if self._ops is None:
+            dom, ref = self.pde.domain(), self.pde.reference_grid()
+            n = {d: self.config.n or len(ref[d]) for d in dom.dims}
+            backend = self.config.backend
+            if backend == "auto":
+                backend = "torch" if self.context.device.type != "cpu" else "numpy"
+            self._ops = SpectralOps(dom.bounds, n, backend, self.config.precision,
+                                    self.context.device, self.config.workers)
+        return self._ops
+
+    def nonlinear(self) -> Any:
+        """The nonlinear term ``U -> mask * N(U)`` (mask only when dealiasing)."""
+        ops, pde = self.ops, self.pde
+        dealias = pde.spectral_dealias if self.config.dealias is None else self.config.dealias
+        if not dealias:
+            return lambda U: pde.spectral_nonlinear(U, ops)
+        mask = ops.mask
+        return lambda U: pde.spectral_nonlinear(U, ops) * mask
+
+    def build_integrator(self) -> Integrator:
+        return self.make_integrator(linear_symbol(self.pde, self.ops), self.nonlinear(), self.ops)
+
+    def grid(self) -> dict[str, np.ndarray]:
+        return {d: self.ops.coords[d].copy() for d in self.ops.dims}
+
+    # ---- batched array interface ---------------------------------------------------------
+    def integrate(self, initial: dict[str, Any], t_out: Any, t0: float = 0.0) -> dict[str, np.ndarray]:
+        """Advance a batch of initial states; see the module docstring (shapes, example)."""
+        ops, fields = self.ops, self.pde.fields
+        t_out = np.asarray(t_out, dtype=np.float64).reshape(-1)
+        if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
+            raise ConfigError("t_out must be non-decreasing and start at or after t0")
+        U = ops.fft(ops.asarray(field_stack(initial, fields, ops.shape)))
+        out = np.empty((U.shape[0], t_out.size, len(fields), *ops.shape))
+        integ = self.build_integrator()
+        t = t0
+        for i, t_next in enumerate(t_out):
+            U = integ.advance(U, t, float(t_next))
+            t = float(t_next)
+            out[:, i] = ops.to_numpy(ops.ifft(U))
+        self.last_stats = integ.state_dict()
+        return {f: out[:, :, j] for j, f in enumerate(fields)}
+
+    # ---- run(): the PDE's own problem, with checkpoints and plots -------------------------
+    def times(self) -> np.ndarray:
+        ref = self.pde.reference_grid()["t"]
+        if self.config.frames is None:
+            return np.asarray(ref, dtype=np.float64)
+        return np.linspace(ref[0], ref[-1], self.config.frames)
+
+    def _initial_state(self) -> np.ndarray:
+        coords = self.ops.meshgrid()
+        ic = self.pde.initial_condition(**coords)
+        return np.stack([np.broadcast_to(ic[f], self.ops.shape) for f in self.pde.fields])[None]
+
+    def _load_checkpoint(self, path: Any) -> dict[str, Any]:
+        from sciml_core.train.checkpoint import load_checkpoint
+
+        state = load_checkpoint(path)
+        expect = {"pde": self.pde.params(), "config": to_dict(self.config), "solver": self.name}
+        for key, value in expect.items():
+            if state.get(key) != value:
+                raise CheckpointError(f"checkpoint {str(path)!r} belongs to a different run ({key} differs)")
+        return state
+
+    def run(self) -> SolverOutput:
+        ops, fields, run_dir = self.ops, self.pde.fields, self.context.run
+        t_out = self.times()
+        integ = self.build_integrator()
+        frames = np.empty((t_out.size, len(fields), *ops.shape))
+        start, t = 0, float(t_out[0])
+        U = ops.fft(ops.asarray(self._initial_state()))
+        ckpt = run_dir.checkpoint if run_dir is not None else None
+        if self.context.resume and ckpt is not None and ckpt.exists():
+            state = self._load_checkpoint(ckpt)
+            start, t = state["done"], float(t_out[state["done"] - 1])
+            frames[:start] = state["frames"].numpy()
+            U = ops.asarray(torch.view_as_complex(state["U"]).numpy())
+            integ.load_state_dict(state["integrator"])
+        t_start, status, message = time.perf_counter(), "success", ""
+        bar = tqdm(total=t_out.size, initial=start, desc=f"{self.name} {self.pde.name}", unit="frame",
+                   disable=None if self.context.progress else True)
+        done = start
+        for i in range(start, t_out.size):
+            U = integ.advance(U, t, float(t_out[i]))
+            t = float(t_out[i])
+            frames[i] = ops.to_numpy(ops.ifft(U))[0]
+            done = i + 1
+            bar.update(1)
+            over_budget = self.context.budget_s is not None and time.perf_counter() - t_start > self.context.budget_s
+            if ckpt is not None and (done % self.config.checkpoint_every == 0 or over_budget) and done < t_out.size:
+                self._save_checkpoint(ckpt, done, frames, U, integ)
+            if over_budget and done < t_out.size:
+                status = "budget_exhausted"
+                message = f"stopped at t = {t:.6g} after {done} of {t_out.size} frames; rerun with --resume"
+                break
+        bar.close()
+        return self._output(t_out[:done], frames[:done], integ, status, message)
+
+    def _save_checkpoint(self, path: Any, done: int, frames: np.ndarray, U: Any, integ: Integrator) -> None:
+        from sciml_core.train.checkpoint import save_checkpoint
+
+        U_np = np.ascontiguousarray(self.ops.to_numpy(U), dtype=np.complex128)
+        save_checkpoint(path, {
+            "solver": self.name, "pde": self.pde.params(), "config": to_dict(self.config), "done": done,
+            "frames": torch.from_numpy(frames[:done].copy()), "U": torch.view_as_real(torch.from_numpy(U_np)),
+            "integrator": integ.state_dict(),
+        })
+
+    def _output(self, t: np.ndarray, frames: np.ndarray, integ: Integrator, status: str, message: str) -> SolverOutput:
+        ops, fields, dims = self.ops, self.pde.fields, self.ops.dims
+        data = {f: (("t", *dims), frames[:, j]) for j, f in enumerate(fields)}
+        exact = self.pde.exact_solution(t, **{d: ops.coords[d] for d in dims})
+        for f, ref in (exact or {}).items():
+            data[f"{f}_ref"] = (("t", *dims), np.asarray(ref))
+        attrs = {"pde": self.pde.name, "solver": self.name, "pde_params": repr(self.pde.params()),
+                 "solver_config": repr(to_dict(self.config)), "integrator_order": integ.order}
+        solution = xr.Dataset(data, coords={"t": t, **{d: ops.coords[d] for d in dims}}, attrs=attrs)
+        stats = spirals.frame_statistics(frames[:, 0])
+        metrics: dict[str, Any] = {**integ.state_dict(), "n": list(ops.shape), "frames": int(t.size),
+                                   "final_stats": {k: float(v[-1]) for k, v in stats.items()}}
+        if self.pde.name == "reaction-diffusion" and t.size >= 4:
+            metrics["regime"] = spirals.classify_regime(frames[:, 0], frames[:, 1])
+        if self.context.run is not None and self.config.plots and t.size:
+            for j, f in enumerate(fields):
+                spirals.save_snapshot_grid(self.context.run.plots / f"{f}_snapshots.png", t, frames[:, j], ops.coords, f)
+                if len(dims) == 2:
+                    spirals.save_gif(self.context.run.plots / f"{f}.gif", frames[:, j])
+        return SolverOutput(solution=solution, steps=integ.steps, metrics=metrics, status=status, message=message)
