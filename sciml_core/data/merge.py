@@ -62,7 +62,7 @@ def merge(inputs: Sequence[str | Path], out: str | Path, *, compression: str | N
         t = f["t"][:]
         space = {d: f[d][:] for d in first.space_dims}
         dtype = str(f[first.fields[0]].dtype)
-    attrs = {k: v for k, v in first.attrs.items() if k not in ("sciml_schema", "sciml_version")}
+    attrs = {k: v for k, v in first.attrs.items() if k not in ("sciml_schema", "sciml_version") and not k.startswith("_")}
     if len(headers) > 1 and "spec" in attrs:  # the merged file is what one unsharded run writes
         from .generate import fingerprint
 

@@ -138,7 +138,11 @@ class DatasetSpec:
         for key, value in self.parameters.items():
             if not isinstance(value, Mapping):
                 raise ConfigError(f"parameters.{key} must be a table such as {{dist = 'uniform', low = 0, high = 1}}")
-            build_config(Distribution, value, prefix=f"parameters.{key}.")
+            try:
+                build_config(Distribution, value, prefix=f"parameters.{key}.")
+            except ConfigError as exc:
+                text = str(exc)
+                raise ConfigError(text if f"parameters.{key}" in text else f"parameters.{key}: {text}") from None
 
     def distributions(self) -> dict[str, Distribution]:
         """Per-sample parameter distributions, in sorted name order (the order they are drawn)."""
