@@ -70,9 +70,10 @@ def test_samples_are_exact_and_depend_on_seed_and_index_only(spec_path: Path, re
     validate_file(reference)
 
 
-def test_two_workers_equal_one(spec_path: Path, reference: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_two_workers_equal_one(spec_path: Path, reference: Path, tmp_path: Path, start_method: str) -> None:
     out = tmp_path / "w2.h5"
-    report = generate(load_spec(spec_path), out, seed=3, workers=2, progress=False)
+    report = generate(load_spec(spec_path), out, seed=3, workers=2, progress=False, start_method=start_method)
     assert report.n_generated == 12
     assert_same(reference, out)
 

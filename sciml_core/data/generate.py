@@ -183,8 +183,12 @@ def _prepare_output(out: Path, fp: str, force: bool) -> bool:
 
 def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[int, int] | None = None,
              workers: int = 1, force: bool = False, compression: str | None = None,
-             progress: bool = True, start_method: str = "spawn") -> GenerateReport:
-    """Generate (or complete) the dataset file ``out``; see the module docstring."""
+             progress: bool = True, start_method: str | None = None) -> GenerateReport:
+    """Generate (or complete) the dataset file ``out``; see the module docstring.
+
+    Workers are started with ``fork`` where the platform has it (no re-import cost; each
+    worker runs torch single-threaded, as DataLoader workers do), else ``spawn``.
+    """
     from ..run import atomic_path
 
     if workers < 1:
@@ -229,11 +233,14 @@ def _compressed(out: Path, name: str) -> bool:
         return f[name].compression is not None
 
 
-def _run_blocks(problem: Problem, todo: list[list[int]], workers: int, start_method: str) -> Iterator[dict[str, Any]]:
+def _run_blocks(problem: Problem, todo: list[list[int]], workers: int,
+                start_method: str | None) -> Iterator[dict[str, Any]]:
     if workers == 1 or len(todo) <= 1:
         for block in todo:
             yield problem.solve_block(block)
         return
+    if start_method is None:
+        start_method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(start_method)
     args = (problem.spec, problem.pde_cls, problem.solver_cls, problem.seed)
     with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=args) as pool:

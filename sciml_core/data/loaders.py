@@ -102,7 +102,8 @@ class _FileDataset(Dataset):
         return (values - mean) / (std if std > 0 else 1.0)
 
     def _param_channels(self, pos: int, space_shape: tuple[int, ...]) -> list[np.ndarray]:
-        return [np.full((1, *space_shape), self._scale(p, self.param_values[p][pos])) for p in self.params]
+        return [np.full((1, *space_shape), self._scale(p, self.param_values[p][pos]), dtype=np.float32)
+                for p in self.params]
 
     def denormalise(self, name: str, values: Any) -> Any:
         """Undo the normalisation of field ``name``."""
@@ -143,23 +144,44 @@ class TrajectoryWindows(_FileDataset):
         return len(self.positions) * (self.n_starts if self.start == "all" else 1)
 
     def __getitem__(self, item: int) -> dict[str, Any]:
-        if self.start == "all":
-            pos, t0 = self.positions[item // self.n_starts], item % self.n_starts
-        else:
-            pos, t0 = self.positions[item], int(torch.randint(self.n_starts, ()).item())
+        return self.__getitems__([item])[0]
+
+    def __getitems__(self, items: list[int]) -> list[dict[str, Any]]:
+        """Batched fetch (used by DataLoader): windows of one sample share a single read."""
+        starts: dict[int, list[tuple[int, int]]] = {}
+        for k, item in enumerate(items):
+            if self.start == "all":
+                pos, t0 = int(self.positions[item // self.n_starts]), item % self.n_starts
+            else:
+                pos, t0 = int(self.positions[item]), int(torch.randint(self.n_starts, ()).item())
+            starts.setdefault(pos, []).append((k, t0))
+        out: list[dict[str, Any]] = [{}] * len(items)
         span = self.window + self.horizon
-        lo, hi = t0 * self.t_stride, (t0 + span - 1) * self.t_stride + 1
-        space = (slice(None, None, self.x_stride),) * len(self.header.space_dims)
+        for pos, members in starts.items():
+            first = min(t0 for _, t0 in members)
+            frames = self._frames(pos, first, max(t0 for _, t0 in members) + span - first)
+            params = self._param_channels(pos, frames.shape[2:])
+            for k, t0 in members:
+                window = frames[t0 - first : t0 - first + span]
+                inputs = window[: self.window].reshape(-1, *frames.shape[2:])
+                out[k] = {"input": torch.from_numpy(np.concatenate([inputs, *params]).astype(np.float32, copy=False)),
+                          "target": torch.from_numpy(window[self.window :].reshape(-1, *frames.shape[2:]).copy()),
+                          "sample": int(self.header.samples[pos]), "t0": int(t0)}
+        return out
+
+    def _frames(self, pos: int, first: int, count: int) -> np.ndarray:
+        """Normalised float32 frames ``first .. first + count - 1`` (strided), shape (count, F, *space)."""
+        lo, hi = first * self.t_stride, (first + count - 1) * self.t_stride + 1
         f = self._file()
-        frames = np.stack([self._scale(n, f[n][pos, lo:hi][(slice(None, None, self.t_stride), *space)])
-                           for n in self.fields], axis=1)  # (span, F, *space)
-        space_shape = frames.shape[2:]
-        inputs = frames[: self.window].reshape(-1, *space_shape)
-        target = frames[self.window :].reshape(-1, *space_shape)
-        channels = [inputs, *self._param_channels(pos, space_shape)]
-        return {"input": torch.from_numpy(np.concatenate(channels).astype(np.float32)),
-                "target": torch.from_numpy(target.astype(np.float32)),
-                "sample": int(self.header.samples[pos]), "t0": int(t0)}
+        strided = self.t_stride > 1 or self.x_stride > 1
+        space = (slice(None, None, self.x_stride),) * len(self.header.space_dims)
+        parts = []
+        for name in self.fields:
+            values = f[name][pos, lo:hi]
+            if strided:
+                values = values[(slice(None, None, self.t_stride), *space)]
+            parts.append(self._scale(name, values.astype(np.float32, copy=False)))
+        return np.stack(parts, axis=1)
 
 
 class Snapshots(_FileDataset):

@@ -1,0 +1,104 @@
+"""Loader throughput: ``TrajectoryWindows`` through a DataLoader vs raw sequential h5py reads.
+
+Both sides read the same bytes: for every window (sample, start) the frames
+``[t0, t0 + window + horizon)`` of every field.  The raw side is the floor of what any
+loader must do -- plain h5py slicing in one process, no normalisation, no tensors; the
+loader side adds normalisation, channel stacking, tensor conversion and batching, spread
+over 2 worker processes (steady state: persistent workers, timed after a warm-up epoch).
+The loader fetches a batch at a time (``__getitems__``): overlapping windows of one sample
+share a single HDF5 read, so it delivers the same windows while reading fewer bytes.
+
+    python benchmarks/data_loader_throughput.py [--quick]
+
+Prints samples/s of both and their ratio (target >= 0.8) and writes
+``benchmarks/results/data_loader_throughput.json`` (``loader_samples_per_s``,
+``raw_samples_per_s``, ``ratio``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, write_results  # noqa: E402
+
+from sciml_core.data import TrajectoryWindows, write_dataset  # noqa: E402
+
+
+def make_file(path: Path, n: int, nt: int, n_space: int) -> None:
+    """A 2-field 2D dataset of random float32 data (content does not matter for throughput)."""
+    rng = np.random.default_rng(0)
+    shape = (n, nt, n_space, n_space)
+    fields = {f: rng.standard_normal(shape, dtype=np.float32) for f in ("u", "v")}
+    coords = {"t": np.linspace(0, 1, nt), "y": np.linspace(0, 1, n_space), "x": np.linspace(0, 1, n_space)}
+    attrs = {"pde": "benchmark", "pde_params": {}, "solver": "none", "solver_config": {}, "seed": 0,
+             "fingerprint": "benchmark"}
+    write_dataset(path, coords, fields, attrs=attrs)
+
+
+def raw_reads(path: Path, window: int, horizon: int) -> tuple[int, float]:
+    """Sequential h5py reads of every window's frames; returns (windows, seconds)."""
+    start = time.perf_counter()
+    count = 0
+    with h5py.File(path, "r") as f:
+        n, nt = f["u"].shape[:2]
+        span = window + horizon
+        for i in range(n):
+            for t0 in range(nt - span + 1):
+                for name in ("u", "v"):
+                    f[name][i, t0 : t0 + span]
+                count += 1
+    return count, time.perf_counter() - start
+
+
+def loader_epoch(loader: DataLoader) -> tuple[int, float]:
+    start = time.perf_counter()
+    count = 0
+    for batch in loader:
+        count += batch["input"].shape[0]
+    return count, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small smoke run")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    n, nt, n_space = (4, 12, 32) if args.quick else (32, 60, 64)
+    window = horizon = 4
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.h5"
+        make_file(path, n, nt, n_space)
+        dataset = TrajectoryWindows(path, window=window, horizon=horizon)
+        loader = DataLoader(dataset, batch_size=16, num_workers=args.workers, persistent_workers=args.workers > 0)
+        loader_epoch(loader)  # warm-up: starts the workers, fills the page cache
+        raw_reads(path, window, horizon)
+        repeats = 1 if args.quick else 3
+        raw = [raw_reads(path, window, horizon) for _ in range(repeats)]
+        loaded = [loader_epoch(loader) for _ in range(repeats)]
+    raw_rate = max(c / s for c, s in raw)
+    loader_rate = max(c / s for c, s in loaded)
+    ratio = loader_rate / raw_rate
+    bytes_per_window = 2 * (window + horizon) * n_space * n_space * 4
+    print_table([["raw h5py, sequential", raw_rate, raw_rate * bytes_per_window / 1e6],
+                 [f"TrajectoryWindows, {args.workers} workers", loader_rate, loader_rate * bytes_per_window / 1e6]],
+                header=["reader", "samples/s", "MB/s"])
+    print(f"ratio loader/raw = {ratio:.3f} (target >= 0.8), best of {repeats}")
+    write_results(__file__, {"loader_samples_per_s": loader_rate, "raw_samples_per_s": raw_rate, "ratio": ratio,
+                             "workers": args.workers, "windows": raw[0][0], "window": window, "horizon": horizon,
+                             "sample_shape": [2, n_space, n_space], "bytes_per_window": bytes_per_window},
+                  quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
