@@ -235,3 +235,13 @@ def test_cli_generate_info_validate(spec_path: Path, tmp_path: Path, capsys: pyt
     assert "unknown dataset 'no-such-dataset'" in capsys.readouterr().err
     assert main(["data", "generate", str(spec_path), "--out", str(out), "--set", "n_samples=-1"]) == 2
     assert main(["data", "merge", str(out), "--out", str(out)]) == 2
+
+
+def test_solver_nan_and_bad_out_paths(spec_path: Path, tmp_path: Path) -> None:
+    text = support.SPEC.replace('[parameters.kappa]\ndist = "uniform"\nlow = 0.01\nhigh = 0.1\n', "")
+    spec = load_spec(support.write_spec(tmp_path, text.replace("kappa = 0.05", "kappa = -50.0"), "unstable"))
+    assert not spec.parameters  # anti-diffusion with kappa < 0 overflows
+    with pytest.raises(DataError, match="returned NaN/inf in 'u' for sample 0"):
+        generate(spec, tmp_path / "nan.h5", progress=False)
+    with pytest.raises(OutputError, match="is a directory"):
+        generate(load_spec(spec_path), tmp_path, progress=False)

@@ -111,6 +111,10 @@ class Problem:
         for f, arr in result.items():
             if arr.shape != expect:
                 raise DataError(f"solver {self.spec.solver.name!r} returned {f!r} of shape {arr.shape}, expected {expect}")
+            bad = ~np.isfinite(arr).reshape(len(indices), -1).all(axis=1)
+            if bad.any():
+                raise DataError(f"dataset {self.spec.name!r}: solver {self.spec.solver.name!r} returned NaN/inf in "
+                                f"{f!r} for sample {indices[int(np.argmax(bad))]} (unstable step or parameters?)")
         return {"indices": indices, "fields": {f: a.astype(self.spec.dtype) for f, a in result.items()},
                 "params": {k: np.array([d[0][k] for d in drawn]) for k in self.dists},
                 "draws": {k: np.array([d[2][k] for d in drawn]) for k in self.ic_draws}}
@@ -166,6 +170,8 @@ def _prepare_output(out: Path, fp: str, force: bool) -> bool:
     """True when ``out`` must be (re)created, False to resume it; OutputError if it is not ours."""
     if not out.exists():
         return True
+    if out.is_dir():
+        raise OutputError(f"--out {str(out)!r} is a directory; name the .h5 file to write")
     try:
         header = read_header(out)
     except DataError as exc:
@@ -209,8 +215,11 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
                  "fingerprint": fp, "shard": f"{shard[0]}/{shard[1]}" if shard else "", "n_total": spec.n_samples}
         layout = Layout(samples=samples, t=problem.t_out, space=problem.coords, fields=problem.fields,
                         params=tuple(problem.dists), ic_draws=problem.ic_draws, dtype=spec.dtype, attrs=attrs)
-        with atomic_path(out) as tmp:
-            create_file(tmp, layout)
+        try:
+            with atomic_path(out) as tmp:
+                create_file(tmp, layout)
+        except OSError as exc:
+            raise OutputError(f"cannot write --out {str(out)!r}: {exc.strerror or exc}") from None
     header = read_header(out)
     first = int(header.samples[0])
     todo = [b for b in blocks if not header.completed[b[0] - first : b[-1] - first + 1].all()]
