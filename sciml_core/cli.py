@@ -1,7 +1,8 @@
 """The ``sciml`` command: ``list``, ``solve``, ``eval`` and ``data``.
 
 A user mistake (unknown name, bad value, unreadable file, unwritable output) prints one
-line naming the problem and exits with status 2; no traceback.
+line naming the problem and exits with status 2; a run that diverged (non-finite loss) prints
+one line naming the last good checkpoint and exits with status 3; no traceback for either.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import SciMLError
+from .errors import DivergenceError, SciMLError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,6 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
+    except DivergenceError as exc:
+        print(f"sciml: diverged: {exc}", file=sys.stderr)
+        return 3
     except SciMLError as exc:
         print(f"sciml: error: {exc}", file=sys.stderr)
         return 2

@@ -131,3 +131,11 @@ def test_eval_recomputes_metrics_against_a_reference_file(run_dir, tmp_path, cap
 def test_list_shows_solvers_and_pdes(capsys) -> None:
     code, out, _ = run_cli(capsys, "list")
     assert code == 0 and "pinn" in out and "burgers" in out and "allen-cahn" in out
+
+
+def test_divergence_exits_3_with_the_checkpoint_named(capsys, tmp_path, tiny_pinn_overrides) -> None:
+    sets = [a for o in tiny_pinn_overrides for a in ("--set", o)]
+    code, _, err = run_cli(capsys, "solve", "burgers", "--solver", "pinn", "--out", str(tmp_path), *sets,
+                           "--set", "train.lr=1e30", "--set", "train.adam_steps=200")
+    assert code == 3
+    assert err.startswith("sciml: diverged: non-finite loss") and err.count("\n") == 1

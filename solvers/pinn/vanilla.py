@@ -18,9 +18,9 @@ class VanillaPINN(PINNSolver):
     name = "pinn"
     description = "vanilla PINN (soft IC/BC, Adam then L-BFGS)"
     presets = {
-        "quick": {"model": {"width": 20, "depth": 3},
-                  "sampling": {"n_residual": 1024, "n_initial": 128, "n_boundary": 128},
-                  "train": {"adam_steps": 300, "lbfgs_steps": 200, "log_every": 10, "checkpoint_every": 100}},
+        "quick": {"model": {"width": 20, "depth": 4},
+                  "sampling": {"n_residual": 2048, "n_initial": 256, "n_boundary": 256},
+                  "train": {"adam_steps": 500, "lbfgs_steps": 1500, "log_every": 10, "checkpoint_every": 250}},
         "default": {"model": {"width": 32, "depth": 4},
                     "sampling": {"n_residual": 8192, "n_initial": 512, "n_boundary": 512},
                     "train": {"adam_steps": 2000, "lbfgs_steps": 4000, "log_every": 20, "checkpoint_every": 500}},
