@@ -29,9 +29,9 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results  # noqa: E402
+from _common import print_table, write_results
 
-from sciml_core.data import TrajectoryWindows, write_dataset  # noqa: E402
+from sciml_core.data import TrajectoryWindows, write_dataset
 
 
 def make_file(path: Path, n: int, nt: int, n_space: int) -> None:

@@ -24,15 +24,15 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import h5py
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results  # noqa: E402
+from _common import print_table, write_results
 
-from sciml_core.data.generate import generate  # noqa: E402
-from sciml_core.data.specs import load_spec  # noqa: E402
+from sciml_core.data.generate import generate
+from sciml_core.data.specs import load_spec
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_benchmark_quick(script: str, keys: tuple[str, ...]) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{script}.py"), "--quick"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "ratio" in proc.stdout
     results = json.loads((REPO / "benchmarks" / "results" / f"{script}.quick.json").read_text())

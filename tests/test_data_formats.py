@@ -12,10 +12,10 @@ import xarray as xr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sciml_core.data import open_dataset, read_header, validate_file, write_dataset  # noqa: E402
-from sciml_core.data.cli import main  # noqa: E402
-from sciml_core.data.formats import convert, read_mppde, read_pdebench, write_pdebench  # noqa: E402
-from sciml_core.errors import DataError, OutputError  # noqa: E402
+from sciml_core.data import open_dataset, read_header, validate_file, write_dataset
+from sciml_core.data.cli import main
+from sciml_core.data.formats import convert, read_mppde, read_pdebench, write_pdebench
+from sciml_core.errors import DataError, OutputError
 
 RNG = np.random.default_rng(0)
 

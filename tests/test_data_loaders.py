@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sciml_core.data import ReferenceGrid, Snapshots, TrajectoryWindows, open_dataset, write_dataset  # noqa: E402
-from sciml_core.data.initial_conditions import build_ic, list_ics  # noqa: E402
-from sciml_core.errors import ConfigError  # noqa: E402
+from sciml_core.data import ReferenceGrid, Snapshots, TrajectoryWindows, open_dataset, write_dataset
+from sciml_core.data.initial_conditions import build_ic, list_ics
+from sciml_core.errors import ConfigError
 
 N, NT, NY, NX = 3, 10, 4, 6
 

@@ -50,7 +50,7 @@ nx = 32
 
 @register_pde()
 @dataclass
-class TestHeat(PDE):
+class HeatPDE(PDE):
     """u_t = kappa u_xx on [0, 2 pi) periodic."""
 
     name: ClassVar[str] = "test-heat"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml_core.metrics import (accumulated_error, brmse, crmse, frmse, max_error, nrmse, pdebench_metrics, rel_l2,
-                                rmse)
+from sciml_core.metrics import accumulated_error, brmse, crmse, frmse, max_error, nrmse, pdebench_metrics, rel_l2, rmse
 
 
 def test_rel_l2_unchanged() -> None:

@@ -2,7 +2,8 @@
 
 ``open_dataset(path)`` gives an ``xarray.Dataset``; :class:`TrajectoryWindows`,
 :class:`Snapshots` and :class:`ReferenceGrid` are torch datasets over a file; the
-``sciml data`` command lives in :mod:`.cli`.
+``sciml data`` command lives in :mod:`.cli`, the engine behind it in :mod:`.generate` and
+:mod:`.merge`, the PDEBench / MP-PDE converters in :mod:`.formats`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .schema import SCHEMA, Header, open_dataset, read_header, validate_file, wr
 from .specs import DatasetSpec, list_datasets, load_spec
 
 _LAZY = {"TrajectoryWindows": "loaders", "Snapshots": "loaders", "ReferenceGrid": "loaders",
-         "normalisation_stats": "loaders", "generate": "generate", "merge": "merge",
+         "normalisation_stats": "loaders",
          "read_pdebench": "formats", "write_pdebench": "formats", "read_mppde": "formats", "convert": "formats"}
 
 
@@ -26,5 +27,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SCHEMA", "DatasetSpec", "Header", "list_datasets", "load_spec", "open_dataset", "read_header",
-           "validate_file", "write_dataset", *_LAZY]
+__all__ = ["SCHEMA", "DatasetSpec", "Header", "ReferenceGrid", "Snapshots", "TrajectoryWindows", "convert",
+           "list_datasets", "load_spec", "normalisation_stats", "open_dataset", "read_header", "read_mppde",
+           "read_pdebench", "validate_file", "write_dataset", "write_pdebench"]

@@ -19,11 +19,13 @@ import hashlib
 import json
 import multiprocessing as mp
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ..config import build_config, to_dict
 from ..errors import ConfigError, DataError, NotImplementedForError, OutputError, UnknownNameError
@@ -225,7 +227,8 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     todo = [b for b in blocks if not header.completed[b[0] - first : b[-1] - first + 1].all()]
     start = time.perf_counter()
     n_done = sum(len(b) for b in todo)
-    with _progress(progress, len(header.samples), header.n_complete, spec.name) as bar:
+    with tqdm(total=len(header.samples), initial=header.n_complete, desc=f"generate {spec.name}", unit="sample",
+              disable=not progress) as bar:
         for result in _run_blocks(problem, todo, workers, start_method):
             _write_block(out, result, first)
             bar.update(len(result["indices"]))
@@ -271,24 +274,3 @@ def _write_block(out: Path, result: Mapping[str, Any], first: int) -> None:
         f["completed"][sl] = 1
         f.flush()
 
-
-class _progress:
-    """A tqdm bar over samples (a no-op when progress is off)."""
-
-    def __init__(self, enabled: bool, total: int, initial: int, name: str) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, initial=initial, desc=f"generate {name}", unit="sample")
-
-    def __enter__(self) -> "_progress":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)

@@ -10,8 +10,9 @@ distribution's validated options dataclass.  ``initial[field]`` has the grid's s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -168,7 +169,7 @@ def spiral(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tupl
     """
     if len(fields) != 2 or len(coords) != 2:
         raise ConfigError(f"initial_condition.kind 'spiral' needs a 2-field 2D PDE, got fields {list(fields)}")
-    (ydim, y), (xdim, x) = coords.items()
+    (_, y), (_, x) = coords.items()
     centre = []
     for c in (y, x):
         mid, half = 0.5 * (c[0] + c[-1]), 0.5 * (c[-1] - c[0]) * o.centre_fraction

@@ -9,8 +9,8 @@ an HDF5 virtual dataset that references the shard files in place (they must stay
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np

@@ -21,10 +21,11 @@ leaves a readable file whose ``completed`` mask says which samples are whole.  C
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import h5netcdf
 import h5py
@@ -218,7 +219,7 @@ def describe(header: Header) -> str:
     """Human summary used by ``sciml data info``."""
     a = header.attrs
     lines = [f"{header.path}", f"  schema      {a['sciml_schema']} (sciml {a['sciml_version']})",
-             f"  dims        " + ", ".join(f"{d}={n}" for d, n in header.dims.items()),
+             "  dims        " + ", ".join(f"{d}={n}" for d, n in header.dims.items()),
              f"  fields      {', '.join(header.fields)}",
              f"  parameters  {', '.join(header.params) or '(none per sample)'}"
              + (f"; ic draws: {', '.join(header.ic_draws)}" if header.ic_draws else ""),
@@ -262,7 +263,3 @@ def field_names(count: int) -> list[str]:
     base = ["u", "v", "w"]
     return [base[i] if i < 3 else f"c{i}" for i in range(count)]
 
-
-def chunked(seq: Iterable[int], size: int) -> list[list[int]]:
-    items = list(seq)
-    return [items[i : i + size] for i in range(0, len(items), size)]

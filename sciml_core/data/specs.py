@@ -33,9 +33,10 @@ Unknown keys and out-of-range values raise :class:`ConfigError` naming the spec 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 import numpy as np
 
