@@ -1,6 +1,14 @@
-"""Shared neural-network blocks and the derivative engine for PINNs."""
+"""Shared neural-network blocks and derivative engines for PINNs.
 
-from .derivatives import AutogradDerivatives
-from .mlp import MLP
+Networks (:class:`MLP`, :class:`ModifiedMLP`) and embeddings (:class:`FourierFeatures`,
+:class:`PeriodicEmbedding`) act on tensors and on Taylor :class:`Jet` s, which gives the
+forward-mode engine :class:`JetDerivatives`; :class:`AutogradDerivatives` is the reverse-mode one.
+"""
 
-__all__ = ["AutogradDerivatives", "MLP"]
+from .derivatives import AutogradDerivatives, JetDerivatives, required_orders
+from .jet import Jet, input_jet
+from .layers import Act, Dense, FourierFeatures, PeriodicEmbedding
+from .mlp import MLP, ModifiedMLP
+
+__all__ = ["Act", "AutogradDerivatives", "Dense", "FourierFeatures", "Jet", "JetDerivatives", "MLP",
+           "ModifiedMLP", "PeriodicEmbedding", "input_jet", "required_orders"]

@@ -1,3 +1,3 @@
-"""Physics-informed neural networks; importing this package registers them."""
+"""Physics-informed neural networks; importing this package registers them (``pinn``, ``causal-pinn``)."""
 
-from . import vanilla  # noqa: F401
+from . import causal, vanilla  # noqa: F401

@@ -1,52 +1,38 @@
-"""What every PINN variant shares: the network on normalised space-time inputs, collocation
-sampling, the soft initial/boundary losses, training through the shared Trainer, and
-evaluation on the PDE's reference grid.
+"""What every PINN variant shares: the config, the objective and the solver skeleton.
 
-A variant overrides :meth:`PINNObjective.residual_loss` (e.g. causal weighting) or the
-network; the solver class only declares its name, config and presets.
+    loss = w_r mean(r(u_theta)^2) + w_i mean((u_theta(t0, x) - u0)^2) + w_b (BC misfit)
+
+with the initial / boundary terms dropped when they are hard constraints of the network
+(:mod:`.network`), collocation from :mod:`.sampling` (resampling, R3), optional gradient-norm
+balancing (:mod:`.balancing`), derivatives from the forward-mode jet engine or reverse mode,
+training through :class:`sciml_core.train.Trainer` (Adam then L-BFGS, budget, resume) and
+evaluation on the reference's own grid (:mod:`.reference`).
+
+A variant overrides :meth:`PINNObjective.residual_loss` (e.g. causal weighting),
+:meth:`PINNSolver.build_network` or :meth:`PINNSolver.callbacks`; the registered class only
+declares its name, config and presets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
 import xarray as xr
-from scipy.stats import qmc
 
 from sciml_core.errors import ConfigError
-from sciml_core.nn import MLP, AutogradDerivatives
-from sciml_core.nn.mlp import Activation
+from sciml_core.nn import AutogradDerivatives, JetDerivatives, required_orders
 from sciml_core.pdes.base import PDE
 from sciml_core.solver import Solver, SolverOutput
-from sciml_core.train import Trainer, TrainConfig
+from sciml_core.train import TrainConfig, Trainer
+from sciml_core.train.trainer import Callback, TrainResult
 
-
-@dataclass
-class ModelConfig:
-    width: int = 32
-    depth: int = 4
-    activation: Activation = "tanh"
-
-    def validate(self) -> None:
-        if self.width < 1 or self.depth < 1:
-            raise ConfigError(f"model.width and model.depth must be >= 1, got {self.width}, {self.depth}")
-
-
-@dataclass
-class SamplingConfig:
-    n_residual: int = 4096
-    n_initial: int = 256
-    n_boundary: int = 256
-    method: Literal["sobol", "uniform"] = "sobol"
-    resample_every: int = 0
-
-    def validate(self) -> None:
-        for key in ("n_residual", "n_initial", "n_boundary"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"sampling.{key} must be >= 1, got {getattr(self, key)}")
+from .balancing import BalancingConfig, GradNormBalancer
+from .network import ConstraintsConfig, FieldNetwork, ModelConfig
+from .reference import grid_points, reference
+from .sampling import SamplingConfig, r3_update, sample_unit
 
 
 @dataclass
@@ -58,119 +44,155 @@ class LossWeights:
 
 @dataclass
 class PINNConfig:
+    """``derivatives``: ``jet`` (forward-mode Taylor jets, default) or ``autograd`` (reverse mode);
+    ``threads``: torch intra-op threads while training (0: leave torch's setting; small PINNs
+    run fastest on one thread)."""
+
     model: ModelConfig = field(default_factory=ModelConfig)
+    constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     weights: LossWeights = field(default_factory=LossWeights)
+    balancing: BalancingConfig = field(default_factory=BalancingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    derivatives: Literal["jet", "autograd"] = "jet"
+    threads: int = 0
 
-
-class FieldNetwork(torch.nn.Module):
-    """u(t, x, ...) for every field of the PDE; inputs mapped affinely onto [-1, 1]."""
-
-    def __init__(self, pde: PDE, model: ModelConfig) -> None:
-        super().__init__()
-        dom = pde.domain()
-        self.dims = ("t", *dom.dims)
-        self.fields = pde.fields
-        bounds = [dom.t, *(dom.bounds[d] for d in dom.dims)]
-        self.register_buffer("lo", torch.tensor([b[0] for b in bounds]))
-        self.register_buffer("hi", torch.tensor([b[1] for b in bounds]))
-        self.mlp = MLP(len(self.dims), len(self.fields), model.width, model.depth, model.activation)
-
-    def forward(self, coords: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = torch.cat([coords[d] for d in self.dims], dim=-1)
-        x = 2.0 * (x - self.lo) / (self.hi - self.lo) - 1.0
-        out = self.mlp(x)
-        return {f: out[..., i : i + 1] for i, f in enumerate(self.fields)}
-
-
-def sample_unit(n: int, dim: int, method: str, seed: int, index: int) -> np.ndarray:
-    """``n`` points in [0, 1)^dim, a pure function of (seed, index) so resumed runs match."""
-    rng = np.random.default_rng([seed, index])
-    if method == "sobol":
-        return qmc.Sobol(dim, scramble=True, seed=rng).random(n)
-    return rng.random((n, dim))
+    def validate(self) -> None:
+        if self.threads < 0:
+            raise ConfigError(f"threads must be >= 0, got {self.threads}")
+        if self.derivatives == "jet" and self.model.activation not in ("tanh", "sin"):
+            raise ConfigError(f"derivatives = 'jet' supports model.activation tanh or sin, got {self.model.activation!r}")
 
 
 class PINNObjective:
-    """Soft-constraint PINN loss: w_r mean r^2 + w_i mean (u - u0)^2 + w_b (BC misfit)."""
+    """The PINN loss on one network over the time interval :meth:`time_range` (module docstring)."""
 
     def __init__(self, pde: PDE, network: FieldNetwork, config: PINNConfig, device: torch.device,
                  dtype: torch.dtype, seed: int) -> None:
         self.pde, self.network, self.config = pde, network, config
         self.device, self.dtype, self.seed = device, dtype, seed
         self.domain = pde.domain()
-        self._points_index = -1
-        self._sample(0)
+        self.dims = ("t", *self.domain.dims)
+        self.orders = required_orders(pde.residual, self.dims)
+        w = config.weights
+        self.balancer = GradNormBalancer(config.balancing, {"residual": w.residual, "initial": w.initial,
+                                                            "boundary": w.boundary})
+        self.population = np.zeros((0, len(self.dims)))
+        self.points_index = -1
+        self._last_sq: np.ndarray | None = None
+        self.resample(0)
+
+    # ---- points ---------------------------------------------------------------------------
+    def time_range(self) -> tuple[float, float]:
+        return self.domain.t
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, dtype=self.dtype, device=self.device)
 
-    def _sample(self, index: int) -> None:
-        if index == self._points_index:
-            return
-        cfg, dom = self.config.sampling, self.domain
-        dims = dom.dims
-        lo = np.array([dom.t[0], *(dom.bounds[d][0] for d in dims)])
-        hi = np.array([dom.t[1], *(dom.bounds[d][1] for d in dims)])
-        pts = lo + (hi - lo) * sample_unit(cfg.n_residual, 1 + len(dims), cfg.method, self.seed, 3 * index)
-        self.residual_points = {d: self._tensor(pts[:, i : i + 1]) for i, d in enumerate(("t", *dims))}
-        ic = lo[1:] + (hi[1:] - lo[1:]) * sample_unit(cfg.n_initial, len(dims), cfg.method, self.seed, 3 * index + 1)
-        self.initial_points = {d: self._tensor(ic[:, i : i + 1]) for i, d in enumerate(dims)}
-        self.initial_points["t"] = torch.full_like(self.initial_points[dims[0]], dom.t[0])
-        self.initial_values = self.pde.initial_condition(**{d: self.initial_points[d] for d in dims})
-        bc = sample_unit(cfg.n_boundary, len(dims), cfg.method, self.seed, 3 * index + 2)
-        self.boundary_points = {"t": self._tensor(lo[0] + (hi[0] - lo[0]) * bc[:, :1])}
-        for i, d in enumerate(dims[1:], start=1):
-            self.boundary_points[d] = self._tensor(lo[1 + i] + (hi[1 + i] - lo[1 + i]) * bc[:, i : i + 1])
-        self._points_index = index
+    def _to_domain(self, unit: np.ndarray, dims: Sequence[str]) -> dict[str, torch.Tensor]:
+        out = {}
+        for i, d in enumerate(dims):
+            lo, hi = self.time_range() if d == "t" else self.domain.bounds[d]
+            out[d] = self._tensor(lo + (hi - lo) * unit[:, i : i + 1])
+        return out
+
+    def resample(self, index: int) -> None:
+        """Draw collocation set ``index`` (R3: retain the high-residual part of the last set)."""
+        cfg = self.config.sampling
+        fresh = sample_unit(cfg.n_residual, len(self.dims), cfg.method, self.seed, 3 * index)
+        if cfg.adaptive == "r3" and index > 0 and self._last_sq is not None:
+            self.population = r3_update(self.population, self._last_sq, fresh)
+        else:
+            self.population = fresh
+        self.points_index = index
+        self.build_points()
+
+    def build_points(self) -> None:
+        """Map the unit population and the IC/BC draws onto the current time range."""
+        cfg, index, spatial = self.config.sampling, self.points_index, self.domain.dims
+        self.residual_points = self._to_domain(self.population, self.dims)
+        ic = sample_unit(cfg.n_initial, len(spatial), cfg.method, self.seed, 3 * index + 1)
+        self.initial_points = self._to_domain(ic, spatial)
+        self.initial_points["t"] = torch.full_like(self.initial_points[spatial[0]], self.time_range()[0])
+        bc = sample_unit(cfg.n_boundary, len(self.dims), cfg.method, self.seed, 3 * index + 2)
+        self.boundary_points = self._to_domain(bc, self.dims)
+
+    # ---- loss terms -------------------------------------------------------------------------
+    def derivatives(self, coords: dict[str, torch.Tensor]) -> AutogradDerivatives:
+        if self.config.derivatives == "jet":
+            return JetDerivatives(self.network.jet, coords, self.orders)
+        return AutogradDerivatives(self.network, coords)
 
     def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor],
-                      step: int) -> tuple[torch.Tensor, dict[str, float]]:
+                      step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         """Mean squared residual (variants reweight it, e.g. causal training)."""
-        loss = sum(r.pow(2).mean() for r in residuals.values())
-        return loss, {}
+        return sum(r.pow(2).mean() for r in residuals.values()), {}
 
-    def boundary_loss(self) -> torch.Tensor:
-        """Dirichlet misfit on non-periodic faces; value and slope matching on periodic ones."""
-        dom, total = self.domain, torch.zeros((), dtype=self.dtype, device=self.device)
+    def initial_loss(self) -> torch.Tensor | None:
+        if self.network.hard_initial:
+            return None
+        pred = self.network(self.initial_points)
+        spatial = {d: self.initial_points[d] for d in self.domain.dims}
+        target = self.network.initial_fn(spatial, {})
+        return sum((pred[f] - target[f].value.detach()).pow(2).mean() for f in self.pde.fields)
+
+    def boundary_loss(self) -> torch.Tensor | None:
+        """Dirichlet misfit on walls; value and slope matching on periodic dims lacking an embedding."""
+        dom, terms = self.domain, []
+        embedded = self.config.model.periodic_modes > 0
         for dim in dom.dims:
-            lo, hi = dom.bounds[dim]
+            periodic = dim in dom.periodic
+            if (periodic and embedded) or (not periodic and self.network.hard_boundary):
+                continue
             faces = []
-            for value in (lo, hi):
+            for value in dom.bounds[dim]:
                 coords = dict(self.boundary_points)
                 coords[dim] = torch.full_like(coords["t"], value)
-                for other in dom.dims:
-                    coords.setdefault(other, torch.zeros_like(coords["t"]))
                 faces.append(coords)
-            if dim in dom.periodic:
+            if periodic:
                 d_lo, d_hi = (AutogradDerivatives(self.network, c) for c in faces)
                 for f in self.pde.fields:
-                    total = total + (d_lo[f] - d_hi[f]).pow(2).mean() + (d_lo[f"{f}_{dim}"] - d_hi[f"{f}_{dim}"]).pow(2).mean()
+                    terms += [(d_lo[f] - d_hi[f]).pow(2).mean(), (d_lo[f"{f}_{dim}"] - d_hi[f"{f}_{dim}"]).pow(2).mean()]
             else:
                 for coords in faces:
                     pred = self.network(coords)
                     target = self.pde.boundary_value(coords["t"], **{d: coords[d] for d in dom.dims})
-                    total = total + sum((pred[f] - target[f]).pow(2).mean() for f in self.pde.fields)
-        return total
+                    terms += [(pred[f] - target[f]).pow(2).mean() for f in self.pde.fields]
+        return sum(terms) if terms else None
 
-    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg = self.config
-        if cfg.sampling.resample_every:
-            self._sample(step // cfg.sampling.resample_every)
-        d = AutogradDerivatives(self.network, self.residual_points)
-        loss_r, logs = self.residual_loss(self.pde.residual(d), d.coords, step)
-        pred0 = self.network(self.initial_points)
-        loss_i = sum((pred0[f] - self.initial_values[f]).pow(2).mean() for f in self.pde.fields)
-        loss_b = self.boundary_loss()
-        w = cfg.weights
-        total = w.residual * loss_r + w.initial * loss_i + w.boundary * loss_b
-        return total, {"loss_residual": loss_r.item(), "loss_initial": loss_i.item(),
-                       "loss_boundary": loss_b.item(), **logs}
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        every = self.config.sampling.resample_every
+        if every and step // every != self.points_index:
+            self.resample(step // every)
+        d = self.derivatives(self.residual_points)
+        residuals = self.pde.residual(d)
+        if self.config.sampling.adaptive == "r3":
+            self._last_sq = sum(r.detach().pow(2) for r in residuals.values()).reshape(-1).cpu().numpy()
+        loss_r, logs = self.residual_loss(residuals, self.residual_points, step)
+        terms = {"residual": loss_r, "initial": self.initial_loss(), "boundary": self.boundary_loss()}
+        terms = {k: v for k, v in terms.items() if v is not None}
+        if torch.is_grad_enabled():
+            self.balancer.update(terms, [p for p in self.network.parameters() if p.requires_grad], step)
+        total = sum(self.balancer.weights[k] * v for k, v in terms.items())
+        logs.update({f"loss_{k}": v.item() for k, v in terms.items()})
+        if self.config.balancing.method != "none":
+            logs.update({f"weight_{k}": self.balancer.weights[k] for k in terms})
+        return total, logs
+
+    # ---- checkpoint state -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"population": self.population, "points_index": self.points_index, "last_sq": self._last_sq,
+                "balancer": self.balancer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.population, self.points_index = state["population"], state["points_index"]
+        self._last_sq = state["last_sq"]
+        self.balancer.load_state_dict(state["balancer"])
+        self.build_points()
 
 
 class PINNSolver(Solver):
-    """Base of PINN solvers: train on one PDE instance, evaluate on its reference grid."""
+    """Base of PINN solvers: train on one PDE instance, evaluate on the reference's grid."""
 
     kind = "pinn"
     Config = PINNConfig
@@ -181,36 +203,50 @@ class PINNSolver(Solver):
         return type(pde).residual is not PDE.residual and (not cls.pdes or pde.name in cls.pdes)
 
     def build_network(self) -> torch.nn.Module:
-        return FieldNetwork(self.pde, self.config.model)
+        cfg = self.config
+        return FieldNetwork(self.pde, cfg.model, cfg.constraints)
+
+    def build_objective(self, network: torch.nn.Module) -> PINNObjective:
+        ctx = self.context
+        return self.objective_class(self.pde, network, self.config, ctx.device, ctx.dtype, ctx.seed)
+
+    def callbacks(self, objective: PINNObjective) -> list[Callback]:
+        return []
+
+    def after_training(self, objective: PINNObjective, result: TrainResult) -> dict[str, Any]:
+        """Variant hook (extra plots, metrics); returns metrics to add."""
+        return {}
 
     def run(self) -> SolverOutput:
-        ctx = self.context
+        ctx, threads = self.context, torch.get_num_threads()
         network = self.build_network().to(device=ctx.device, dtype=ctx.dtype)
-        objective = self.objective_class(self.pde, network, self.config, ctx.device, ctx.dtype, ctx.seed)
-        result = Trainer(network, objective, self.config.train, ctx).fit()
+        objective = self.build_objective(network)
+        if self.config.threads:
+            torch.set_num_threads(self.config.threads)
+        try:
+            result = Trainer(network, objective, self.config.train, ctx, self.callbacks(objective)).fit()
+        finally:
+            torch.set_num_threads(threads)
+        extra = self.after_training(objective, result)
         solution = self.evaluate(network)
         n_params = sum(p.numel() for p in network.parameters())
         status = "budget_exhausted" if result.status == "budget_exhausted" else "success"
         message = f"trained {result.steps} steps in {result.wall_s:.1f} s, final loss {result.final_loss:.3e}"
-        return SolverOutput(solution=solution, steps=result.steps, n_params=n_params, status=status,
-                            message=message, metrics={"final_loss": result.final_loss, "train_wall_s": result.wall_s})
+        return SolverOutput(solution=solution, steps=result.steps, n_params=n_params, status=status, message=message,
+                            metrics={"final_loss": result.final_loss, "train_wall_s": result.wall_s, **extra})
 
     @torch.no_grad()
     def evaluate(self, network: torch.nn.Module) -> xr.Dataset:
-        """Predict on the reference grid; add ``<field>_ref`` when the PDE has an exact solution."""
-        grid = self.pde.reference_grid()
+        """Predict on the reference's grid; add ``<field>_ref`` where a reference exists."""
+        grid, ref = reference(self.pde)
         names = list(grid)
-        mesh = np.meshgrid(*grid.values(), indexing="ij")
-        coords = {n: torch.as_tensor(m.reshape(-1, 1), dtype=self.context.dtype, device=self.context.device)
-                  for n, m in zip(names, mesh)}
-        pred = network(coords)
-        shape = mesh[0].shape
-        data: dict[str, Any] = {f: (names, pred[f].reshape(shape).cpu().double().numpy()) for f in self.pde.fields}
-        reference = self.reference(grid)
-        for f, values in (reference or {}).items():
+        coords = grid_points(grid, self.context.dtype, self.context.device)
+        n = next(iter(coords.values())).shape[0]
+        chunks = [network({k: v[i : i + 65536] for k, v in coords.items()}) for i in range(0, n, 65536)]
+        shape = tuple(len(v) for v in grid.values())
+        data: dict[str, Any] = {}
+        for f in self.pde.fields:
+            data[f] = (names, torch.cat([c[f] for c in chunks]).reshape(shape).cpu().double().numpy())
+        for f, values in (ref or {}).items():
             data[f"{f}_ref"] = (names, values)
         return xr.Dataset(data, coords=grid)
-
-    def reference(self, grid: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-        """The reference fields on ``grid`` (exact solution where the PDE has one)."""
-        return self.pde.exact_solution(**grid)

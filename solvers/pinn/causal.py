@@ -1,0 +1,182 @@
+"""``causal-pinn``: causal training (Wang, Sankaran, Perdikaris, "Respecting causality is all
+you need for training physics-informed neural networks", 2022).
+
+The window's collocation points are ordered in time and split into ``n_chunks`` chunks with
+mean squared residuals L_1..L_N.  The loss is
+
+    L = (1/N) sum_i w_i L_i,    w_i = exp(-eps * sum_{k<i} L_k)    (w held out of the gradient),
+
+so later times are only fitted once earlier ones are.  ``eps`` climbs ``eps_schedule``: every
+``check_every`` Adam steps, if min_i w_i > ``delta`` the next eps is taken; past the last eps
+the window has converged (the paper's stopping rule), and time marching moves on to the next
+window (:mod:`.marching`), also after ``window_steps`` steps at most.  eps, min w and the
+weights go to history.jsonl and ``plots/causal_weights.png``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from sciml_core.errors import ConfigError
+from sciml_core.registry import register_solver
+from sciml_core.train.trainer import Callback, TrainResult
+
+from .base import PINNConfig, PINNObjective, PINNSolver
+from .marching import MarchingNetwork
+
+
+@dataclass
+class CausalConfig:
+    """Causal weighting and time marching (see the module docstring); ``window_steps = 0``
+    splits ``train.adam_steps`` evenly over the windows."""
+
+    n_chunks: int = 32
+    eps_schedule: list[float] = field(default_factory=lambda: [1e-2, 1e-1, 1.0, 10.0, 100.0])
+    delta: float = 0.99
+    check_every: int = 200
+    windows: int = 1
+    window_steps: int = 0
+    stop_on_convergence: bool = False
+
+    def validate(self) -> None:
+        if self.n_chunks < 1 or self.windows < 1 or self.check_every < 1:
+            raise ConfigError("causal.n_chunks, causal.windows and causal.check_every must be >= 1")
+        if not self.eps_schedule or any(not e > 0 for e in self.eps_schedule):
+            raise ConfigError(f"causal.eps_schedule must be a non-empty list of positive values, got {self.eps_schedule}")
+        if not 0 < self.delta < 1:
+            raise ConfigError(f"causal.delta must be in (0, 1), got {self.delta}")
+
+
+@dataclass
+class CausalPINNConfig(PINNConfig):
+    causal: CausalConfig = field(default_factory=CausalConfig)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.sampling.n_residual % self.causal.n_chunks:
+            raise ConfigError(f"sampling.n_residual ({self.sampling.n_residual}) must be a multiple of "
+                              f"causal.n_chunks ({self.causal.n_chunks})")
+        if self.causal.windows > 1 and (self.constraints.initial != "hard" or self.derivatives != "jet"):
+            raise ConfigError("causal.windows > 1 needs constraints.initial = 'hard' and derivatives = 'jet'")
+
+
+def causal_weights(chunk_losses: torch.Tensor, eps: float) -> torch.Tensor:
+    """w_i = exp(-eps * sum_{k<i} L_k), detached from the graph."""
+    losses = chunk_losses.detach()
+    return torch.exp(-eps * (torch.cumsum(losses, 0) - losses))
+
+
+class CausalObjective(PINNObjective):
+    """Causally weighted residual loss with an eps schedule and time-marching windows."""
+
+    def __init__(self, pde: Any, network: MarchingNetwork, config: CausalPINNConfig, device: torch.device,
+                 dtype: torch.dtype, seed: int) -> None:
+        self.marching, self.causal = network, config.causal
+        self.window, self.eps_index, self.window_start = 0, 0, 0
+        self.checked_at, self.min_w, self.finished = -1, 0.0, False
+        self.window_steps = self.causal.window_steps or max(1, config.train.adam_steps // self.causal.windows)
+        super().__init__(pde, network.nets[0], config, device, dtype, seed)
+
+    @property
+    def eps(self) -> float:
+        return self.causal.eps_schedule[min(self.eps_index, len(self.causal.eps_schedule) - 1)]
+
+    def time_range(self) -> tuple[float, float]:
+        return self.marching.nets[self.window].t_range
+
+    def build_points(self) -> None:
+        self.network = self.marching.nets[self.window]
+        super().build_points()
+        self._order = torch.argsort(self.residual_points["t"].reshape(-1))
+
+    def _advance(self, step: int) -> None:
+        """Apply the schedule at step boundaries of the Adam phase (idempotent within a step)."""
+        if step == self.checked_at or step >= self.config.train.adam_steps or self.finished:
+            return
+        self.checked_at = step
+        last_window = self.window == self.causal.windows - 1
+        converged = False
+        if step > self.window_start and (step - self.window_start) % self.causal.check_every == 0 \
+                and self.min_w > self.causal.delta:
+            self.eps_index += 1
+            converged = self.eps_index >= len(self.causal.eps_schedule)
+        if converged and last_window:
+            self.eps_index = len(self.causal.eps_schedule) - 1
+            self.finished = self.causal.stop_on_convergence
+        elif (converged or step - self.window_start >= self.window_steps) and not last_window:
+            self.window, self.eps_index, self.window_start = self.window + 1, 0, step
+            self.marching.warm_start(self.window)
+            self.build_points()
+
+    def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        self._advance(step)
+        return super().loss(step)
+
+    def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor],
+                      step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+        sq = sum(r.reshape(-1).pow(2) for r in residuals.values())
+        chunks = sq[self._order].reshape(self.causal.n_chunks, -1).mean(dim=1)
+        w = causal_weights(chunks, self.eps)
+        self.min_w = float(w.min())
+        logs = {"eps": self.eps, "min_w": self.min_w, "window": self.window,
+                "causal_w": [round(v, 5) for v in w.tolist()]}
+        return (w * chunks).mean(), logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "window": self.window, "eps_index": self.eps_index,
+                "window_start": self.window_start, "checked_at": self.checked_at, "min_w": self.min_w,
+                "finished": self.finished}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.window, self.eps_index, self.window_start = state["window"], state["eps_index"], state["window_start"]
+        self.checked_at, self.min_w, self.finished = state["checked_at"], state["min_w"], state["finished"]
+        super().load_state_dict(state)
+
+
+@register_solver()
+class CausalPINN(PINNSolver):
+    """Causal PINN: causally weighted residual, eps schedule, time marching, hard IC."""
+
+    name = "causal-pinn"
+    description = "causal PINN (Wang, Sankaran & Perdikaris 2022): causal weights, eps schedule, time marching"
+    Config = CausalPINNConfig
+    objective_class = CausalObjective
+    presets: dict[str, dict[str, Any]] = {}  # filled in by .causal_presets
+
+    def build_network(self) -> torch.nn.Module:
+        cfg = self.config
+        return MarchingNetwork(self.pde, cfg.model, cfg.constraints, cfg.causal.windows)
+
+    def callbacks(self, objective: CausalObjective) -> list[Callback]:  # type: ignore[override]
+        return [lambda trainer, step, logs: objective.finished]
+
+    def after_training(self, objective: CausalObjective, result: TrainResult) -> dict[str, Any]:  # type: ignore[override]
+        if self.context.run is not None:
+            from .plots import plot_causal
+
+            plot_causal(self.context.run.read_history(), self.context.run.plots / "causal_weights.png")
+        return {"causal_eps": objective.eps, "causal_min_w": objective.min_w, "causal_window": objective.window,
+                "causal_converged": objective.eps_index >= len(self.config.causal.eps_schedule) - 1
+                and objective.min_w > self.config.causal.delta}
+
+
+_COMMON = {"model": {"arch": "modified", "periodic_modes": 1}, "constraints": {"initial": "hard", "boundary": "hard"},
+           "threads": 1}
+CausalPINN.presets = {
+    "quick": {**_COMMON, "model": {**_COMMON["model"], "width": 32, "depth": 3},
+              "sampling": {"n_residual": 1024, "resample_every": 1, "method": "random"},
+              "causal": {"n_chunks": 16, "check_every": 50},
+              "train": {"adam_steps": 300, "lbfgs_steps": 0, "log_every": 10, "checkpoint_every": 100}},
+    "default": {**_COMMON, "model": {**_COMMON["model"], "width": 64, "depth": 4},
+                "sampling": {"n_residual": 2048, "resample_every": 1, "method": "random"},
+                "train": {"adam_steps": 10000, "lbfgs_steps": 0, "log_every": 50, "checkpoint_every": 1000}},
+    "paper": {**_COMMON, "model": {**_COMMON["model"], "width": 128, "depth": 4, "periodic_modes": 10},
+              "sampling": {"n_residual": 2048, "resample_every": 1, "method": "random"},
+              "causal": {"eps_schedule": [100.0], "n_chunks": 32},
+              "train": {"adam_steps": 300000, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 5000,
+                        "log_every": 100, "checkpoint_every": 5000}},
+}
