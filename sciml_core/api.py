@@ -124,7 +124,10 @@ def solve(
             f"solver {solver_cls.name!r} does not support PDE {pde_obj.name!r} "
             f"(it supports: {', '.join(solver_cls.pdes) or 'PDEs with the hooks it needs'})"
         )
-    cfg_dict = deep_merge(deep_merge(solver_cls.presets.get(solver_preset, {}), file_cfg.get("config", {})), extra)
+    preset_cfg = solver_cls.presets.get(solver_preset, {})
+    # a solver may refine a preset per PDE (``pde_presets[pde][preset]``, e.g. causal-pinn)
+    preset_cfg = deep_merge(preset_cfg, getattr(solver_cls, "pde_presets", {}).get(pde_obj.name, {}).get(solver_preset, {}))
+    cfg_dict = deep_merge(deep_merge(preset_cfg, file_cfg.get("config", {})), extra)
     cfg = build_config(solver_cls.Config, cfg_dict)
 
     seed = int(seed if seed is not None else file_cfg.get("seed", 0))
