@@ -113,16 +113,37 @@ def test_resume_completes_only_missing_samples(spec_path: Path, reference: Path,
     assert_same(reference, out)
 
 
-def test_sigkill_then_rerun_is_bit_identical(spec_path: Path, reference: Path, tmp_path: Path) -> None:
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_then_rerun_is_bit_identical(spec_path: Path, reference: Path, tmp_path: Path, workers: int) -> None:
     out = tmp_path / "killed.h5"
+    slow = 0.15 * workers
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent), "OMP_NUM_THREADS": "1"}
     code = ("import test_data_support, sys; from sciml_core.data.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
     argv = [sys.executable, "-c", code, "data", "generate", str(spec_path), "--out", str(out), "--seed", "3",
-            "--no-progress", "--set", "solver.config.slow_s=0.15"]
+            "--no-progress", "--workers", str(workers), "--set", f"solver.config.slow_s={slow}"]
     proc = subprocess.Popen(argv, env=env, cwd=tmp_path, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    done = 0
+    children: list[int] = []
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -134,16 +155,27 @@ def test_sigkill_then_rerun_is_bit_identical(spec_path: Path, reference: Path, t
                 if done >= 2:
                     break
             time.sleep(0.02)
-        os.killpg(proc.pid, signal.SIGKILL)
+        children = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers must not outlive it
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(c) for c in children):
+            time.sleep(0.05)
+        assert not any(_alive(c) for c in children), "worker processes outlived the killed generator"
     finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the generator finished before it could be killed"
+    assert len(children) == (2 if workers == 2 else 0)
     header = read_header(out)  # still a readable file, some samples missing
     assert 2 <= header.n_complete < 12
     # the same command (slow_s is part of the spec, so pass it again) completes the rest
-    spec = load_spec(spec_path, {"solver": {"config": {"slow_s": 0.15}}})
+    spec = load_spec(spec_path, {"solver": {"config": {"slow_s": slow}}})
     report = generate(spec, out, seed=3, progress=False)
-    assert report.n_generated == 12 - header.n_complete - (header.n_complete % 2)
+    assert report.n_generated == 12 - header.n_complete
     ca, cb = contents(reference), contents(out)
     for name in VARIABLES:
         assert ca[name].tobytes() == cb[name].tobytes(), name

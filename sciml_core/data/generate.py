@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -143,10 +144,21 @@ def fingerprint(spec: Mapping[str, Any], seed: int, shard: tuple[int, int] | Non
 _WORKER: Problem | None = None
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel SIGKILL this worker when the parent dies (even by SIGKILL)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # not Linux: orphaned workers exit when their queue breaks
+        pass
+
+
 def _init_worker(spec: DatasetSpec, pde_cls: type, solver_cls: type, seed: int) -> None:
     global _WORKER
     import torch
 
+    _die_with_parent()
     torch.set_num_threads(1)
     _WORKER = Problem(spec, pde_cls, solver_cls, seed)
 
@@ -251,8 +263,9 @@ def _run_blocks(problem: Problem, todo: list[list[int]], workers: int,
         for block in todo:
             yield problem.solve_block(block)
         return
-    if start_method is None:
-        start_method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    if start_method is None:  # fork only for CPU work: CUDA cannot be used in a forked child
+        cpu = problem.context.device.type == "cpu"
+        start_method = "fork" if cpu and "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.get_context(start_method)
     args = (problem.spec, problem.pde_cls, problem.solver_cls, problem.seed)
     with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=args) as pool:

@@ -93,7 +93,7 @@ class _FileDataset(Dataset):
 
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5, self._pid = h5py.File(self.path, "r"), os.getpid()
+            self._h5, self._pid = h5py.File(self.path, "r", locking=False), os.getpid()
         return self._h5
 
     def _scale(self, name: str, values: np.ndarray) -> np.ndarray:

@@ -134,13 +134,20 @@ def _text(value: Any) -> Any:
 
 
 def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
-    """Open an HDF5 file; a missing, truncated or non-HDF5 file raises DataError naming it."""
+    """Open an HDF5 file; a missing, truncated or non-HDF5 file raises DataError naming it.
+
+    Readers do not take HDF5's file lock, so inspecting or loading a file never blocks (or
+    breaks) a generator that is filling it.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
     try:
-        return h5py.File(path, mode)
+        return h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
     except OSError as exc:
+        if "lock" in str(exc).lower():
+            raise DataError(f"{path}: open in another process (HDF5 file lock); close it there, or set "
+                            "HDF5_USE_FILE_LOCKING=FALSE for that reader") from None
         raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
 
 
