@@ -124,3 +124,53 @@ def test_budget_stops_training_and_reports_it(tmp_path, tiny_pinn_overrides) -> 
                    budget_s=0.5, device="cpu", progress=False)
     assert result.status == "budget_exhausted"
     assert 0 < result.metrics["steps"] < 100000
+
+
+class Quadratic:
+    """loss = mean((model(x) - 3)^2) on a fixed batch: a smooth problem for optimizer checks."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.x = model, torch.linspace(-1, 1, 16).reshape(-1, 1)
+
+    def loss(self, step: int):
+        value = (self.model(self.x) - 3.0).pow(2).mean()
+        return value, {"loss_fit": value.item()}
+
+
+def test_exponential_schedule_and_lbfgs_switch(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    config = TrainConfig(adam_steps=20, lbfgs_steps=10, lr=0.1, schedule="exponential", decay_rate=0.5,
+                         decay_steps=10, log_every=1)
+    result = Trainer(model, Quadratic(model), config, RunContext(run=RunDirectory(tmp_path), progress=False)).fit()
+    rows = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows] == ["adam"] * 20 + ["lbfgs"] * 10
+    assert rows[10]["lr"] == pytest.approx(0.1 * 0.5)  # lr in force at step 11 = 0.1 * 0.5 ** (10 / 10)
+    assert rows[19]["lr"] == pytest.approx(0.1 * 0.5 ** 1.9)
+    assert result.final_loss < 1e-10  # L-BFGS solves the linear least-squares problem
+
+
+def test_gradient_clipping_bounds_the_gradient_norm() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    Quadratic(model).loss(0)[0].backward()
+    unclipped = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()
+    assert unclipped > 1.0
+    Trainer(model, Quadratic(model), TrainConfig(adam_steps=1, grad_clip=1e-3), RunContext(progress=False)).fit()
+    clipped = torch.cat([p.grad.flatten() for p in model.parameters()]).norm()  # the gradient of the step taken
+    assert clipped == pytest.approx(1e-3, rel=1e-5)
+
+
+def test_same_seed_same_run_different_seed_different_run(tiny_pinn_overrides) -> None:
+    a = solve("burgers", "pinn", overrides=tiny_pinn_overrides, seed=1, device="cpu", progress=False)
+    b = solve("burgers", "pinn", overrides=tiny_pinn_overrides, seed=1, device="cpu", progress=False)
+    c = solve("burgers", "pinn", overrides=tiny_pinn_overrides, seed=2, device="cpu", progress=False)
+    assert a.metrics["rel_l2"] == b.metrics["rel_l2"] != c.metrics["rel_l2"]
+
+
+def test_bf16_needs_cuda() -> None:
+    from sciml_core.errors import ConfigError
+
+    model = torch.nn.Linear(1, 1)
+    with pytest.raises(ConfigError, match="train.amp=bf16 needs a CUDA device"):
+        Trainer(model, Quadratic(model), TrainConfig(amp="bf16"), RunContext(device=torch.device("cpu")))
