@@ -145,7 +145,7 @@ def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
     try:
         return h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
     except OSError as exc:
-        if "lock" in str(exc).lower():
+        if "lock file" in str(exc).lower() or "locking" in str(exc).lower():
             raise DataError(f"{path}: open in another process (HDF5 file lock); close it there, or set "
                             "HDF5_USE_FILE_LOCKING=FALSE for that reader") from None
         raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
