@@ -54,7 +54,7 @@ def reference(spec_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 def test_samples_are_exact_and_depend_on_seed_and_index_only(spec_path: Path, reference: Path) -> None:
     spec = load_spec(spec_path)
-    problem = Problem(spec, *resolve(spec, 3), seed=3)
+    problem = Problem(spec, *resolve(spec), seed=3)
     data = contents(reference)
     assert data["completed"].all() and list(data["sample"]) == list(range(12))
     for i in (0, 5, 11):
@@ -99,6 +99,10 @@ def test_shards_and_merge_equal_single_run(spec_path: Path, reference: Path, tmp
     assert again.n_generated == 0
     with pytest.raises(OutputError, match="exists"):
         merge(shards, merged)
+    stranger = tmp_path / "stranger.h5"
+    generate(spec, stranger, seed=4, shard=(2, 3), progress=False)
+    with pytest.raises(DataError, match="'seed' differs"):
+        merge([shards[0], shards[1], stranger], tmp_path / "mixed.h5")
 
 
 def test_resume_completes_only_missing_samples(spec_path: Path, reference: Path, tmp_path: Path) -> None:
@@ -225,7 +229,7 @@ def test_every_shipped_spec_loads_and_placeholders_fail_clearly() -> None:
     for placeholder in ("mp-e1", "diffusion-sorption"):
         spec = load_spec(placeholder)
         with pytest.raises(NotImplementedForError, match=f"dataset {placeholder!r} cannot be generated"):
-            resolve(spec, 0)
+            resolve(spec)
 
 
 @pytest.mark.parametrize(
@@ -244,7 +248,7 @@ def test_bad_specs(tmp_path: Path, old: str, new: str, message: str | None) -> N
     if message is None:  # an unknown initial-condition option is caught when the problem is built
         spec = load_spec(path)
         with pytest.raises(ConfigError, match="initial_condition.bogus"):
-            Problem(spec, *resolve(spec, 0), seed=0)
+            Problem(spec, *resolve(spec), seed=0)
         return
     with pytest.raises(ConfigError, match=message) as info:
         load_spec(path)

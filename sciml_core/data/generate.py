@@ -99,7 +99,6 @@ class Problem:
     def solve_block(self, indices: list[int]) -> dict[str, Any]:
         """Integrate one block; returns ``{"indices", "fields", "params", "draws"}`` arrays."""
         drawn = [self.draw(i) for i in indices]
-        stack = {f: np.stack([d[1][f] for d in drawn]) for f in self.fields}
         if self.dists:
             outs = []
             for params, initial, _ in drawn:
@@ -108,7 +107,7 @@ class Problem:
                 outs.append(solver.integrate({f: initial[f][None] for f in self.fields}, self.t_out))
             result = {f: np.concatenate([np.asarray(o[f]) for o in outs]) for f in self.fields}
         else:
-            out = self.solver.integrate(stack, self.t_out)
+            out = self.solver.integrate({f: np.stack([d[1][f] for d in drawn]) for f in self.fields}, self.t_out)
             result = {f: np.asarray(out[f]) for f in self.fields}
         expect = (len(indices), len(self.t_out), *(len(c) for c in self.coords.values()))
         for f, arr in result.items():
@@ -123,7 +122,7 @@ class Problem:
                 "draws": {k: np.array([d[2][k] for d in drawn]) for k in self.ic_draws}}
 
 
-def resolve(spec: DatasetSpec, seed: int) -> tuple[type, type]:
+def resolve(spec: DatasetSpec) -> tuple[type, type]:
     """PDE and solver classes of a spec; a missing generator is a clear NotImplementedForError."""
     from ..registry import get_pde, get_solver
 
@@ -214,7 +213,7 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
-    pde_cls, solver_cls = resolve(spec, seed)
+    pde_cls, solver_cls = resolve(spec)
     problem = Problem(spec, pde_cls, solver_cls, seed)
     out = Path(out)
     fp = fingerprint(spec.as_dict(), seed, shard)

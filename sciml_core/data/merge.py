@@ -21,6 +21,10 @@ from .schema import Header, Layout, create_file, open_h5, read_header
 _PROVENANCE = ("pde", "pde_params", "solver", "solver_config", "seed", "spec", "sciml_schema")
 
 
+def _grid(h: Header) -> dict[str, int]:
+    return {d: n for d, n in h.dims.items() if d != "sample"}
+
+
 def _check_inputs(headers: list[Header], require_full: bool) -> np.ndarray:
     """Validate the shard set; return the sorted global sample indices it covers."""
     first = headers[0]
@@ -28,7 +32,7 @@ def _check_inputs(headers: list[Header], require_full: bool) -> np.ndarray:
         for key in _PROVENANCE:
             if h.attrs.get(key) != first.attrs.get(key):
                 raise DataError(f"{h.path}: {key!r} differs from {first.path}; shards of different datasets")
-        if h.dims != {**h.dims, **{k: v for k, v in first.dims.items() if k != "sample"}} or h.fields != first.fields:
+        if _grid(h) != _grid(first) or h.fields != first.fields:
             raise DataError(f"{h.path}: dims/fields differ from {first.path}")
         if h.n_complete < h.dims["sample"]:
             raise DataError(f"{h.path}: incomplete ({h.n_complete} of {h.dims['sample']} samples); "
