@@ -124,9 +124,7 @@ def solve(
             f"solver {solver_cls.name!r} does not support PDE {pde_obj.name!r} "
             f"(it supports: {', '.join(solver_cls.pdes) or 'PDEs with the hooks it needs'})"
         )
-    preset_cfg = solver_cls.presets.get(solver_preset, {})
-    # a solver may refine a preset per PDE (``pde_presets[pde][preset]``, e.g. causal-pinn)
-    preset_cfg = deep_merge(preset_cfg, getattr(solver_cls, "pde_presets", {}).get(pde_obj.name, {}).get(solver_preset, {}))
+    preset_cfg = solver_cls.preset_config(solver_preset, pde_obj.name)
     cfg_dict = deep_merge(deep_merge(preset_cfg, file_cfg.get("config", {})), extra)
     cfg = build_config(solver_cls.Config, cfg_dict)
 

@@ -5,6 +5,8 @@ Rules a :class:`Solver` subclass follows:
 1. It sets ``name`` (registry key), ``kind`` (``"reference"``, ``"pinn"`` or ``"operator"``),
    ``Config`` (a dataclass, see :mod:`sciml_core.config`) and ``presets`` (at least
    ``"quick"`` and ``"default"``; each a dict of overrides of ``Config``'s defaults).
+   ``pde_presets[pde_name][preset]`` optionally refines a preset for one PDE (merged on top),
+   so one preset name can mean a tuned setup per problem.
 2. ``supports(pde)`` says whether it can solve a PDE instance (default: ``pde.name`` in
    ``pdes``, or any PDE when ``pdes`` is empty).
 3. ``run()`` does the work and returns a :class:`SolverOutput`; it writes only inside
@@ -91,6 +93,14 @@ class Solver(abc.ABC):
     pdes: ClassVar[tuple[str, ...]] = ()
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "default": {}}
+    pde_presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+
+    @classmethod
+    def preset_config(cls, preset: str, pde_name: str) -> dict[str, Any]:
+        """The overrides of ``preset`` for ``pde_name`` (the generic preset, refined per PDE)."""
+        from .config import deep_merge
+
+        return deep_merge(cls.presets.get(preset, {}), cls.pde_presets.get(pde_name, {}).get(preset, {}))
 
     def __init__(self, pde: "PDE", config: Any, context: RunContext | None = None) -> None:
         self.pde = pde

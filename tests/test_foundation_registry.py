@@ -39,6 +39,11 @@ def test_every_solver_declares_a_valid_contract(name: str) -> None:
     assert {"quick", "default"} <= set(cls.presets)
     for preset in cls.presets.values():
         build_config(cls.Config, preset)  # every preset is a valid config
+    for pde_name, refinements in cls.pde_presets.items():
+        registry.get_pde(pde_name)
+        for preset in refinements:
+            assert preset in cls.presets, f"{name}: pde_presets[{pde_name!r}] refines unknown preset {preset!r}"
+            build_config(cls.Config, cls.preset_config(preset, pde_name))
 
 
 @pytest.mark.parametrize("name", sorted(registry.list_pdes()))
