@@ -162,7 +162,7 @@ class PINNObjective:
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         every = self.config.sampling.resample_every
-        if every and step // every != self.points_index:
+        if every and step < self.config.train.adam_steps and step // every != self.points_index:
             self.resample(step // every)
         d = self.derivatives(self.residual_points)
         residuals = self.pde.residual(d)
@@ -181,12 +181,13 @@ class PINNObjective:
 
     # ---- checkpoint state -------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"population": self.population, "points_index": self.points_index, "last_sq": self._last_sq,
-                "balancer": self.balancer.state_dict()}
+        last_sq = None if self._last_sq is None else torch.from_numpy(self._last_sq)
+        return {"population": torch.from_numpy(self.population), "points_index": self.points_index,
+                "last_sq": last_sq, "balancer": self.balancer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.population, self.points_index = state["population"], state["points_index"]
-        self._last_sq = state["last_sq"]
+        self.population, self.points_index = state["population"].numpy(), state["points_index"]
+        self._last_sq = None if state["last_sq"] is None else state["last_sq"].numpy()
         self.balancer.load_state_dict(state["balancer"])
         self.build_points()
 

@@ -22,7 +22,8 @@ Method = Literal["grid", "random", "sobol", "lhs"]
 @dataclass
 class SamplingConfig:
     """``n_residual`` collocation points by ``method``; new points every ``resample_every``
-    steps (0: fixed); ``adaptive = "r3"`` retains high-residual points at each resampling."""
+    Adam steps (0: fixed; L-BFGS keeps the last set); ``adaptive = "r3"`` retains the
+    high-residual points at each resampling."""
 
     n_residual: int = 4096
     n_initial: int = 256
