@@ -18,6 +18,7 @@ Prints samples/s of both and their ratio (target >= 0.8) and writes
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small smoke run")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    load = [os.getloadavg()[0]]  # other processes on the machine, before and after
     n, nt, n_space = (4, 12, 32) if args.quick else (32, 60, 64)
     window = horizon = 4
     torch.set_num_threads(1)
@@ -83,20 +85,24 @@ def main() -> None:
         loader = DataLoader(dataset, batch_size=16, num_workers=args.workers, persistent_workers=args.workers > 0)
         loader_epoch(loader)  # warm-up: starts the workers, fills the page cache
         raw_reads(path, window, horizon)
-        repeats = 1 if args.quick else 3
-        raw = [raw_reads(path, window, horizon) for _ in range(repeats)]
-        loaded = [loader_epoch(loader) for _ in range(repeats)]
+        repeats = 1 if args.quick else 5
+        raw, loaded = [], []
+        for _ in range(repeats):  # interleaved, so both sides see the same machine load
+            raw.append(raw_reads(path, window, horizon))
+            loaded.append(loader_epoch(loader))
     raw_rate = max(c / s for c, s in raw)
     loader_rate = max(c / s for c, s in loaded)
+    load.append(os.getloadavg()[0])
     ratio = loader_rate / raw_rate
     bytes_per_window = 2 * (window + horizon) * n_space * n_space * 4
     print_table([["raw h5py, sequential", raw_rate, raw_rate * bytes_per_window / 1e6],
                  [f"TrajectoryWindows, {args.workers} workers", loader_rate, loader_rate * bytes_per_window / 1e6]],
                 header=["reader", "samples/s", "MB/s"])
-    print(f"ratio loader/raw = {ratio:.3f} (target >= 0.8), best of {repeats}")
+    print(f"ratio loader/raw = {ratio:.3f} (target >= 0.8), best of {repeats} interleaved runs each; "
+          f"load average (1 min) before/after: {load[0]:.2f}/{load[1]:.2f} on {os.cpu_count()} cores")
     write_results(__file__, {"loader_samples_per_s": loader_rate, "raw_samples_per_s": raw_rate, "ratio": ratio,
                              "workers": args.workers, "windows": raw[0][0], "window": window, "horizon": horizon,
-                             "sample_shape": [2, n_space, n_space], "bytes_per_window": bytes_per_window},
+                             "sample_shape": [2, n_space, n_space], "bytes_per_window": bytes_per_window, "load_average_1m": load},
                   quick=args.quick)
 
 

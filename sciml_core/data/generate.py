@@ -275,7 +275,7 @@ def _write_block(out: Path, result: Mapping[str, Any], first: int) -> None:
     """Write one solved block in place: data, flush, then its ``completed`` flags, flush."""
     idx = result["indices"]
     sl = slice(idx[0] - first, idx[-1] - first + 1)
-    with open_h5(out, "r+") as f:
+    with open_h5(out, "r+", wait_s=60.0) as f:
         for name, arr in result["fields"].items():
             f[name][sl] = arr
         for name, arr in result["params"].items():

@@ -93,13 +93,18 @@ class _FileDataset(Dataset):
 
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5, self._pid = h5py.File(self.path, "r", locking=False), os.getpid()
+            self._h5, self._pid = open_h5(self.path), os.getpid()
         return self._h5
 
     def _scale(self, name: str, values: np.ndarray) -> np.ndarray:
+        """Normalise (in place when ``values`` is a float array of our own)."""
         if self.stats is None:
             return values
         mean, std = self.stats[name]
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            values -= values.dtype.type(mean)
+            values *= values.dtype.type(1.0 / std if std > 0 else 1.0)
+            return values
         return (values - mean) / (std if std > 0 else 1.0)
 
     def _param_channels(self, pos: int, space_shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -162,11 +167,13 @@ class TrajectoryWindows(_FileDataset):
             first = min(t0 for _, t0 in members)
             frames = self._frames(pos, first, max(t0 for _, t0 in members) + span - first)
             params = self._param_channels(pos, frames.shape[2:])
-            for k, t0 in members:
+            for k, t0 in members:  # views into ``frames``; the DataLoader's collate copies them
                 window = frames[t0 - first : t0 - first + span]
                 inputs = window[: self.window].reshape(-1, *frames.shape[2:])
-                out[k] = {"input": torch.from_numpy(np.concatenate([inputs, *params]).astype(np.float32, copy=False)),
-                          "target": torch.from_numpy(window[self.window :].reshape(-1, *frames.shape[2:]).copy()),
+                if params:
+                    inputs = np.concatenate([inputs, *params])
+                out[k] = {"input": torch.from_numpy(inputs),
+                          "target": torch.from_numpy(window[self.window :].reshape(-1, *frames.shape[2:])),
                           "sample": int(self.header.samples[pos]), "t0": int(t0)}
         return out
 
@@ -180,9 +187,9 @@ class TrajectoryWindows(_FileDataset):
         for name in self.fields:
             values = f[name][pos, lo:hi]
             if strided:
-                values = values[(slice(None, None, self.t_stride), *space)]
+                values = np.ascontiguousarray(values[(slice(None, None, self.t_stride), *space)])
             parts.append(self._scale(name, values.astype(np.float32, copy=False)))
-        return np.stack(parts, axis=1)
+        return parts[0][:, None] if len(parts) == 1 else np.stack(parts, axis=1)
 
 
 class Snapshots(_FileDataset):

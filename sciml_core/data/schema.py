@@ -21,6 +21,7 @@ leaves a readable file whose ``completed`` mask says which samples are whole.  C
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
@@ -133,22 +134,37 @@ def _text(value: Any) -> Any:
     return value
 
 
-def open_h5(path: str | Path, mode: str = "r") -> h5py.File:
+def _lock_error(exc: OSError) -> bool:
+    text = str(exc).lower()
+    return "lock file" in text or "locking" in text
+
+
+def open_h5(path: str | Path, mode: str = "r", wait_s: float = 0.0) -> h5py.File:
     """Open an HDF5 file; a missing, truncated or non-HDF5 file raises DataError naming it.
 
-    Readers do not take HDF5's file lock, so inspecting or loading a file never blocks (or
-    breaks) a generator that is filling it.
+    HDF5's default file locking is kept (so handles in one process agree with xarray's), but
+    a reader that finds the file locked by a writer (a running generator) opens it without
+    the lock; a writer waits up to ``wait_s`` seconds for readers to let go.
     """
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file")
-    try:
-        return h5py.File(path, mode, locking=False) if mode == "r" else h5py.File(path, mode)
-    except OSError as exc:
-        if "lock file" in str(exc).lower() or "locking" in str(exc).lower():
-            raise DataError(f"{path}: open in another process (HDF5 file lock); close it there, or set "
-                            "HDF5_USE_FILE_LOCKING=FALSE for that reader") from None
-        raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return h5py.File(path, mode)
+        except OSError as exc:
+            if not _lock_error(exc):
+                raise DataError(f"{path}: not a readable HDF5 file (truncated or corrupt?): {exc}") from None
+            if mode == "r":
+                try:
+                    return h5py.File(path, mode, locking=False)
+                except OSError:
+                    pass
+            if time.monotonic() >= deadline:
+                raise DataError(f"{path}: open in another process (HDF5 file lock); close it there, or set "
+                                "HDF5_USE_FILE_LOCKING=FALSE") from None
+            time.sleep(0.05)
 
 
 def read_header(path: str | Path) -> Header:
