@@ -180,3 +180,30 @@ def test_validate_catches_nan_and_bad_shapes(tmp_path: Path) -> None:
         del f["completed"]
     with pytest.raises(DataError, match="missing dataset 'completed'"):
         validate_file(ours)
+
+
+def _hand_built(path: Path, u_shape: tuple[int, ...], x: np.ndarray) -> None:
+    with h5py.File(path, "w") as f:
+        for key in ("sciml_schema", "pde", "pde_params", "solver", "solver_config", "seed", "sciml_version"):
+            f.attrs[key] = "sciml-dataset/1" if key == "sciml_schema" else "{}"
+        f["sample"], f["t"], f["x"] = np.arange(3), np.arange(4.0), x
+        f["u"] = np.zeros(u_shape)
+        f["u"].attrs["role"] = "field"
+        f["completed"] = np.ones(3, dtype="i1")
+
+
+@pytest.mark.parametrize("u_shape, x, message", [
+    ((3, 4, 6), np.arange(5.0), r"field 'u' has shape \(3, 4, 6\), coordinates say \(3, 4, 5\)"),
+    ((3, 4, 5), np.zeros((5, 1)), "coordinate 'x' has rank 2, expected 1"),
+])
+def test_schema_shape_errors(tmp_path: Path, u_shape: tuple[int, ...], x: np.ndarray, message: str) -> None:
+    path = tmp_path / "hand.h5"
+    _hand_built(path, u_shape, x)
+    with pytest.raises(DataError, match=message) as info:
+        read_header(path)
+    assert str(path) in str(info.value)
+
+
+def test_hand_built_file_in_schema_is_accepted(tmp_path: Path) -> None:
+    _hand_built(tmp_path / "ok.h5", (3, 4, 5), np.arange(5.0))
+    assert validate_file(tmp_path / "ok.h5").fields == ("u",)
