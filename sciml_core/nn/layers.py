@@ -94,7 +94,7 @@ class PeriodicEmbedding(nn.Module):
         super().__init__()
         self.keep = [i for i in range(in_features) if i not in periodic]
         self.periodic = list(periodic)
-        freqs = torch.zeros(len(periodic) * modes, in_features)
+        freqs = torch.zeros(len(periodic) * modes, in_features, dtype=torch.float64)
         for row, (col, period) in enumerate((c, p) for c, p in zip(periodic, periods) for _ in range(modes)):
             freqs[row, col] = 2 * math.pi / period * (row % modes + 1)
         self.register_buffer("freqs", freqs)

@@ -1,14 +1,14 @@
 """The PINN field network: inputs -> embeddings -> backbone -> hard-constraint transform.
 
-    u(t, x) = g(x) + tau(t) * phi(x) * N(t, x)          (hard initial and boundary conditions)
+    u(t, x) = g(x) exp(-lambda (t - t_start)) + tau(t) * phi(x) * N(t, x)   (hard IC and BC)
 
 * inputs are mapped affinely onto [-1, 1]; periodic dims can go through an exact periodic
   embedding (``model.periodic_modes``), then optional trainable Fourier features;
 * the backbone is an :class:`~sciml_core.nn.MLP` or a gated :class:`~sciml_core.nn.ModifiedMLP`,
   optionally with random weight factorisation;
 * ``constraints.initial = "hard"``: g = the initial state (the PDE's u0, or the previous
-  window's end state when time marching) and tau = (t - t_start) / (t_end - t_start), so
-  u = g at t_start exactly; ``constraints.boundary = "hard"`` multiplies by the distance
+  window's end state when time marching), tau = (t - t_start) / (t_end - t_start) and
+  lambda = ``constraints.initial_decay`` (default 0), so u = g at t_start exactly; ``constraints.boundary = "hard"`` multiplies by the distance
   function phi = prod_d (x_d - lo)(hi - x_d) / ((hi - lo) / 2)^2 on non-periodic dims
   (exact when u0 meets the Dirichlet data, which :func:`check_compatible` verifies).
 
@@ -57,12 +57,18 @@ class ModelConfig:
 
 @dataclass
 class ConstraintsConfig:
-    """``soft``: penalised in the loss; ``hard``: built into the network's output transform."""
+    """``soft``: penalised in the loss; ``hard``: built into the network's output transform.
+    ``initial_decay`` (lambda >= 0) fades the initial state as g(x) exp(-lambda (t - t_start)):
+    an initial state that a periodic network cannot represent (Allen-Cahn's x^2 cos(pi x) has a
+    slope jump across x = +-1) then does not pin that defect to every later time."""
 
     initial: Literal["soft", "hard"] = "soft"
     boundary: Literal["soft", "hard"] = "soft"
+    initial_decay: float = 0.0
 
     def validate(self) -> None:
+        if self.initial_decay < 0:
+            raise ConfigError(f"constraints.initial_decay must be >= 0, got {self.initial_decay}")
         if self.boundary == "hard" and self.initial != "hard":
             raise ConfigError("constraints.boundary = 'hard' needs constraints.initial = 'hard'")
 
@@ -121,6 +127,7 @@ class FieldNetwork(nn.Module):
         self.register_buffer("hi", torch.tensor([b[1] for b in bounds], dtype=torch.float64))
         self.walls = [(i + 1, *dom.bounds[d]) for i, d in enumerate(dom.dims) if d not in dom.periodic]
         self.hard_initial, self.hard_boundary = constraints.initial == "hard", constraints.boundary == "hard"
+        self.decay = constraints.initial_decay
         if self.hard_boundary:
             check_compatible(pde)
         layers: list[nn.Module] = []
@@ -152,6 +159,14 @@ class FieldNetwork(nn.Module):
             factor = factor * ((x - lo) * (-(x - hi)) * (4.0 / (hi - lo) ** 2))
         return factor
 
+    def _fade(self, j: Jet) -> Jet | None:
+        """exp(-lambda (t - t_start)) as a jet (None when lambda = 0)."""
+        if not self.decay:
+            return None
+        t = j.narrow(0, 1)
+        e = torch.exp(-self.decay * (t.value - self.t_range[0]))
+        return t.apply([e * (-self.decay) ** k for k in range(len(t.derivs.get("t", [])) + 1)])
+
     def _raw(self, j: Jet) -> Jet:
         scale, shift = self._scale()
         j = j.linear(torch.diag(scale).to(j.value.dtype), shift.to(j.value.dtype))
@@ -171,7 +186,8 @@ class FieldNetwork(nn.Module):
             return fields
         factor = self._tau_phi(inputs)
         g = self.initial_fn({d: coords[d] for d in self.dims[1:]}, {d: orders.get(d, 0) for d in self.dims[1:]})
-        return {f: g[f] + factor * fields[f] for f in self.fields}
+        fade = self._fade(inputs)
+        return {f: (g[f] if fade is None else g[f] * fade) + factor * fields[f] for f in self.fields}
 
     def forward(self, coords: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = input_jet(coords, list(self.dims), {})
@@ -185,4 +201,5 @@ class FieldNetwork(nn.Module):
             return fields
         factor = self._tau_phi(inputs).value
         g = self.initial_fn({d: coords[d] for d in self.dims[1:]}, {})
-        return {f: g[f].value + factor * fields[f] for f in self.fields}
+        fade = self._fade(inputs)
+        return {f: g[f].value * (1.0 if fade is None else fade.value) + factor * fields[f] for f in self.fields}

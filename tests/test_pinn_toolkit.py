@@ -1,0 +1,125 @@
+"""PINN toolkit: exact hard constraints, time-marching continuity, samplers' coverage, R3,
+gradient-norm balancing, and the vanilla solver still training with soft constraints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sciml_core import solve
+from sciml_core.errors import ConfigError
+from sciml_core.registry import get_pde
+from solvers.pinn.balancing import BalancingConfig, GradNormBalancer
+from solvers.pinn.marching import MarchingNetwork
+from solvers.pinn.network import ConstraintsConfig, FieldNetwork, ModelConfig
+from solvers.pinn.sampling import r3_update, sample_unit
+
+HARD = ConstraintsConfig(initial="hard", boundary="hard")
+
+
+def _column(values: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(values, dtype=torch.float64).reshape(-1, 1)
+
+
+def test_hard_initial_and_dirichlet_transform_is_exact_on_burgers() -> None:
+    torch.manual_seed(0)
+    pde = get_pde("burgers")()
+    net = FieldNetwork(pde, ModelConfig(width=16, depth=2, arch="modified", factorize=True), HARD).double()
+    x = _column(np.linspace(-1, 1, 101))
+    u0 = net({"t": torch.zeros_like(x), "x": x})["u"]
+    torch.testing.assert_close(u0, -torch.sin(np.pi * x), rtol=0, atol=1e-15)
+    t = _column(np.linspace(0, 1, 50))
+    for edge in (-1.0, 1.0):
+        wall = net({"t": t, "x": torch.full_like(t, edge)})["u"]
+        assert wall.abs().max() < 1e-15
+    inner = net({"t": t, "x": torch.full_like(t, 0.3)})["u"]
+    assert not torch.allclose(inner, inner[:1].expand_as(inner))  # the network does contribute
+
+
+def test_periodic_embedding_is_exactly_periodic_with_its_derivatives() -> None:
+    torch.manual_seed(0)
+    pde = get_pde("kuramoto-sivashinsky")()  # u0 = -sin(pi x): smooth and periodic
+    net = FieldNetwork(pde, ModelConfig(width=16, depth=2, arch="modified", periodic_modes=2), HARD).double()
+    t = _column(np.linspace(0, 1, 20))
+    lo = net.jet({"t": t, "x": torch.full_like(t, -1.0)}, {"x": 4})["u"]
+    hi = net.jet({"t": t, "x": torch.full_like(t, 1.0)}, {"x": 4})["u"]
+    torch.testing.assert_close(lo.value, hi.value, rtol=0, atol=1e-13)
+    for k in range(4):
+        torch.testing.assert_close(lo.derivs["x"][k], hi.derivs["x"][k], rtol=1e-10, atol=1e-10)
+    x = _column(np.linspace(-1, 1, 33))
+    torch.testing.assert_close(net({"t": torch.zeros_like(x), "x": x})["u"], -torch.sin(np.pi * x), rtol=0, atol=1e-15)
+
+
+def test_faded_initial_condition_is_exact_at_t0_and_differentiates_correctly() -> None:
+    torch.manual_seed(0)
+    pde = get_pde("allen-cahn")()
+    hard = ConstraintsConfig(initial="hard", initial_decay=10.0)
+    net = FieldNetwork(pde, ModelConfig(width=8, depth=2, periodic_modes=1), hard).double()
+    x = _column(np.linspace(-1, 1, 33))
+    torch.testing.assert_close(net({"t": torch.zeros_like(x), "x": x})["u"], x**2 * torch.cos(np.pi * x), rtol=0, atol=1e-15)
+    t = _column(np.linspace(0, 1, 33)).requires_grad_(True)
+    jet = net.jet({"t": t, "x": x}, {"t": 1})["u"]
+    (u_t,) = torch.autograd.grad(net({"t": t, "x": x})["u"].sum(), t)
+    torch.testing.assert_close(jet.derivs["t"][0], u_t)
+
+
+def test_time_marching_windows_join_continuously() -> None:
+    torch.manual_seed(0)
+    pde = get_pde("kuramoto-sivashinsky")()
+    marching = MarchingNetwork(pde, ModelConfig(width=8, depth=2, periodic_modes=1), HARD, windows=3).double()
+    for net in marching.nets:  # give every window a different, non-trivial network
+        for p in net.parameters():
+            p.data.normal_()
+    x = _column(np.linspace(-1, 1, 17))
+    for k in (1, 2):
+        t_k = torch.full_like(x, marching.edges[k])
+        end_prev = marching.nets[k - 1].jet({"t": t_k, "x": x}, {"x": 4})["u"]
+        start = marching.nets[k].jet({"t": t_k, "x": x}, {"x": 4})["u"]
+        torch.testing.assert_close(start.value, end_prev.value, rtol=0, atol=1e-12)
+        torch.testing.assert_close(start.derivs["x"][3], end_prev.derivs["x"][3], rtol=1e-9, atol=1e-9)
+    marching.warm_start(1)
+    for a, b in zip(marching.nets[0].parameters(), marching.nets[1].parameters()):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["grid", "random", "sobol", "lhs"])
+def test_samplers_cover_the_unit_square(method: str) -> None:
+    pts = sample_unit(1024, 2, method, seed=3, index=1)
+    assert pts.shape == (1024, 2) and pts.min() >= 0 and pts.max() < 1
+    cells = {"random": 4, "lhs": 8}.get(method, 16)
+    counts = np.histogram2d(pts[:, 0], pts[:, 1], bins=cells, range=[[0, 1], [0, 1]])[0]
+    assert counts.min() >= 1
+    if method == "lhs":  # one point in each of the n strata of every coordinate
+        for d in range(2):
+            assert np.array_equal(np.sort((pts[:, d] * 1024).astype(int)), np.arange(1024))
+    again = sample_unit(1024, 2, method, seed=3, index=1)
+    assert np.array_equal(pts, again)  # a pure function of (seed, index)
+
+
+def test_r3_keeps_high_residual_points_and_the_population_size() -> None:
+    points = np.arange(10, dtype=float)[:, None]
+    sq = np.array([0, 0, 0, 0, 0, 0, 0, 0, 5, 9], dtype=float)
+    fresh = -np.arange(10, dtype=float)[:, None]
+    out = r3_update(points, sq, fresh)
+    assert out.shape == points.shape
+    assert set(out[:2, 0]) == {8.0, 9.0} and np.all(out[2:, 0] <= 0)
+
+
+def test_gradnorm_balancer_equalises_term_gradients() -> None:
+    p = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    balancer = GradNormBalancer(BalancingConfig(method="gradnorm", every=1, alpha=0.0), {"a": 1.0, "b": 1.0})
+    terms = {"a": 10 * p.pow(2).sum(), "b": p.pow(2).sum()}
+    balancer.update(terms, [p], step=0)
+    # |grad a| = 10 |grad b|: lambda_a = 11/10, lambda_b = 11
+    assert balancer.weights["a"] == pytest.approx(1.1) and balancer.weights["b"] == pytest.approx(11.0)
+
+
+def test_vanilla_pinn_soft_constraints_and_config_errors(tiny_pinn_overrides: list[str]) -> None:
+    result = solve("burgers", "pinn", overrides=[*tiny_pinn_overrides, "balancing.method=gradnorm",
+                                                 "balancing.every=5"], device="cpu", progress=False)
+    assert np.isfinite(result.metrics["rel_l2"])
+    with pytest.raises(ConfigError, match="sampling.adaptive"):
+        solve("burgers", "pinn", overrides=["sampling.adaptive=r3"], device="cpu", progress=False)
+    with pytest.raises(ConfigError, match="constraints.boundary"):
+        solve("burgers", "pinn", overrides=["constraints.boundary=hard"], device="cpu", progress=False)
