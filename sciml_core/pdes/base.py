@@ -158,6 +158,14 @@ class PDE:
         """
         raise NotImplementedForError(f"PDE {self.name!r} defines no pseudo-spectral form")
 
+    def spectral_complex_pair(self) -> tuple[str, str] | None:
+        """Fields (a, b) the spectral solvers may evolve as one complex field ``a + i b``.
+
+        Then ``spectral_linear`` also returns the key ``"a+ib"`` and ``spectral_nonlinear``
+        handles ``ops.complex_pair``; worth it when a rotation between a and b can go in L.
+        """
+        return None
+
     def spectral_nonlinear(self, u_hat: Any, ops: Any) -> Any:
         """Nonlinear term in Fourier space: ``u_hat`` ``(batch, n_fields, *spectral)`` -> same shape.
 

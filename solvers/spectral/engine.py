@@ -45,7 +45,7 @@ from sciml_core.pdes.base import PDE
 from sciml_core.solver import ReferenceSolver, SolverOutput
 
 from . import spirals
-from .fourier import SpectralOps, field_stack, linear_symbol
+from .fourier import SpectralOps, field_stack, linear_symbol, split_fields
 from .integrators import Integrator
 
 
@@ -57,8 +57,10 @@ class SpectralConfig:
     over [0, t_end] (None: the PDE's reference times); dealias: 2/3 rule on the nonlinear
     term (None: the PDE's default); backend: ``numpy`` (scipy.fft), ``torch`` (torch.fft on
     the run's device) or ``auto`` (torch on CUDA, numpy otherwise); precision: float64 or
-    float32; workers: scipy.fft threads (-1: all cores); checkpoint_every: frames between
-    checkpoints in a run directory; plots: write the PNG grid and GIF.
+    float32; workers: scipy.fft threads (-1: all cores); complex_form: evolve a PDE's complex
+    pair of fields as one complex field when it offers one (see ``spectral_complex_pair``);
+    checkpoint_every: frames between checkpoints in a run directory; plots: write the PNG
+    grid and GIF.
     """
 
     n: int | None = None
@@ -67,6 +69,7 @@ class SpectralConfig:
     backend: Literal["auto", "numpy", "torch"] = "auto"
     precision: Literal["float64", "float32"] = "float64"
     workers: int = -1
+    complex_form: bool = True
     checkpoint_every: int = 10
     plots: bool = True
 
@@ -114,21 +117,36 @@ class SpectralSolver(ReferenceSolver):
             backend = self.config.backend
             if backend == "auto":
                 backend = "torch" if self.context.device.type != "cpu" else "numpy"
+            pair = self.pde.spectral_complex_pair() if self.config.complex_form else None
             self._ops = SpectralOps(dom.bounds, n, backend, self.config.precision,
-                                    self.context.device, self.config.workers)
+                                    self.context.device, self.config.workers, pair)
         return self._ops
+
+    @property
+    def dealias(self) -> bool:
+        return self.pde.spectral_dealias if self.config.dealias is None else self.config.dealias
 
     def nonlinear(self) -> Any:
         """The nonlinear term ``U -> mask * N(U)`` (mask only when dealiasing)."""
         ops, pde = self.ops, self.pde
-        dealias = pde.spectral_dealias if self.config.dealias is None else self.config.dealias
-        if not dealias:
+        if not self.dealias:
             return lambda U: pde.spectral_nonlinear(U, ops)
         mask = ops.mask
         return lambda U: pde.spectral_nonlinear(U, ops) * mask
 
+    def to_state(self, initial: dict[str, Any]) -> Any:
+        """Fields ``(batch, *space)`` -> spectral state; with dealiasing the truncated modes are
+        zeroed too, so they stay zero (else a growing linear symbol there would blow up)."""
+        U = self.ops.fft(self.ops.asarray(field_stack(initial, self.pde.fields, self.ops)))
+        return U * self.ops.mask if self.dealias else U
+
     def build_integrator(self) -> Integrator:
         return self.make_integrator(linear_symbol(self.pde, self.ops), self.nonlinear(), self.ops)
+
+    def physical(self, U: Any) -> np.ndarray:
+        """State ``(batch, n_components, *spectral)`` -> fields ``(batch, n_fields, *space)`` numpy."""
+        parts = split_fields(self.ops.to_numpy(self.ops.ifft(U)), self.pde.fields, self.ops)
+        return np.stack([parts[f] for f in self.pde.fields], axis=1)
 
     def grid(self) -> dict[str, np.ndarray]:
         return {d: self.ops.coords[d].copy() for d in self.ops.dims}
@@ -140,14 +158,14 @@ class SpectralSolver(ReferenceSolver):
         t_out = np.asarray(t_out, dtype=np.float64).reshape(-1)
         if t_out.size and (t_out[0] < t0 or np.any(np.diff(t_out) < 0)):
             raise ConfigError("t_out must be non-decreasing and start at or after t0")
-        U = ops.fft(ops.asarray(field_stack(initial, fields, ops.shape)))
+        U = self.to_state(initial)
         out = np.empty((U.shape[0], t_out.size, len(fields), *ops.shape))
         integ = self.build_integrator()
         t = t0
         for i, t_next in enumerate(t_out):
             U = integ.advance(U, t, float(t_next))
             t = float(t_next)
-            out[:, i] = ops.to_numpy(ops.ifft(U))
+            out[:, i] = self.physical(U)
         self.last_stats = integ.state_dict()
         return {f: out[:, :, j] for j, f in enumerate(fields)}
 
@@ -158,10 +176,9 @@ class SpectralSolver(ReferenceSolver):
             return np.asarray(ref, dtype=np.float64)
         return np.linspace(ref[0], ref[-1], self.config.frames)
 
-    def _initial_state(self) -> np.ndarray:
-        coords = self.ops.meshgrid()
-        ic = self.pde.initial_condition(**coords)
-        return np.stack([np.broadcast_to(ic[f], self.ops.shape) for f in self.pde.fields])[None]
+    def _initial_state(self) -> dict[str, np.ndarray]:
+        ic = self.pde.initial_condition(**self.ops.meshgrid())
+        return {f: np.broadcast_to(ic[f], self.ops.shape)[None] for f in self.pde.fields}
 
     def _load_checkpoint(self, path: Any) -> dict[str, Any]:
         from sciml_core.train.checkpoint import load_checkpoint
@@ -179,7 +196,7 @@ class SpectralSolver(ReferenceSolver):
         integ = self.build_integrator()
         frames = np.empty((t_out.size, len(fields), *ops.shape))
         start, t = 0, float(t_out[0])
-        U = ops.fft(ops.asarray(self._initial_state()))
+        U = self.to_state(self._initial_state())
         ckpt = run_dir.checkpoint if run_dir is not None else None
         if self.context.resume and ckpt is not None and ckpt.exists():
             state = self._load_checkpoint(ckpt)
@@ -194,7 +211,7 @@ class SpectralSolver(ReferenceSolver):
         for i in range(start, t_out.size):
             U = integ.advance(U, t, float(t_out[i]))
             t = float(t_out[i])
-            frames[i] = ops.to_numpy(ops.ifft(U))[0]
+            frames[i] = self.physical(U)[0]
             done = i + 1
             bar.update(1)
             over_budget = self.context.budget_s is not None and time.perf_counter() - t_start > self.context.budget_s

@@ -12,6 +12,10 @@ axes, any leading dims), ``ops.k[dim]`` and ``ops.ik[dim]`` (wavenumbers broadca
 spectral shape; ``ik`` has the Nyquist mode zeroed so odd derivatives stay real), and
 ``ops.xp`` (the array module, so ``ops.xp.stack`` works for both back ends).
 
+A PDE whose fields (a, b) form a complex pair (``pde.spectral_complex_pair()``) may be
+evolved as the single complex field ``a + i b`` with full complex FFTs (same cost as two real
+ones); then a linear rotation between a and b fits the diagonal symbol.
+
 Dealiasing (Orszag's 2/3 rule) zeroes every mode with ``|k_d| > (2/3) k_max,d`` in some dim.
 """
 
@@ -21,6 +25,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import scipy.fft
+
+from sciml_core.errors import DataError
 
 Backend = Literal["numpy", "torch"]
 
@@ -36,11 +42,13 @@ class SpectralOps:
         dtype: str = "float64",
         device: Any = "cpu",
         workers: int = -1,
+        complex_pair: tuple[str, str] | None = None,
     ) -> None:
         self.dims = tuple(bounds)
         self.shape = tuple(int(n[d]) for d in self.dims)
         self.backend = backend
         self.workers = workers
+        self.complex_pair = complex_pair  # fields (a, b) evolved as one complex field a + i b
         self.axes = tuple(range(-len(self.dims), 0))
         self.real_dtype = np.dtype(dtype)
         self.complex_dtype = np.result_type(self.real_dtype, np.complex64)
@@ -49,7 +57,7 @@ class SpectralOps:
         k_np, ik_np, keep = {}, {}, np.ones((), dtype=bool)
         for i, (d, m) in enumerate(zip(self.dims, self.shape)):
             length = bounds[d][1] - bounds[d][0]
-            last = i == len(self.dims) - 1
+            last = i == len(self.dims) - 1 and complex_pair is None
             modes = np.arange(m // 2 + 1) if last else np.fft.fftfreq(m, 1.0 / m)
             shape = [1] * len(self.dims)
             shape[i] = modes.size
@@ -59,10 +67,11 @@ class SpectralOps:
             keep = keep & (np.abs(modes.reshape(shape)) <= m / 3)
         self.spectral_shape = tuple(np.broadcast_shapes(*(a.shape for a in k_np.values())))
         self.k_numpy = k_np
-        weights = np.full(self.spectral_shape, 2.0)  # rfft: the kx = 0 and Nyquist columns once
-        weights[..., 0] = 1.0
-        if self.shape[-1] % 2 == 0:
-            weights[..., -1] = 1.0
+        weights = np.full(self.spectral_shape, 2.0 if complex_pair is None else 1.0)
+        if complex_pair is None:  # rfft: the kx = 0 and Nyquist columns count once
+            weights[..., 0] = 1.0
+            if self.shape[-1] % 2 == 0:
+                weights[..., -1] = 1.0
         self._weights_np = weights / float(np.prod(self.shape)) ** 2
         if backend == "torch":
             import torch
@@ -97,13 +106,21 @@ class SpectralOps:
 
     # ---- transforms ----------------------------------------------------------------------
     def fft(self, u: Any) -> Any:
-        """Real forward transform over the spatial (trailing) axes."""
+        """Forward transform over the spatial (trailing) axes (real, or complex for a pair)."""
+        if self.complex_pair is not None:
+            if self.backend == "torch":
+                return self.xp.fft.fftn(u, dim=self.axes)
+            return scipy.fft.fftn(u, axes=self.axes, workers=self.workers)
         if self.backend == "torch":
             return self.xp.fft.rfftn(u, dim=self.axes)
         return scipy.fft.rfftn(u, axes=self.axes, workers=self.workers)
 
     def ifft(self, u_hat: Any) -> Any:
         """Inverse of :meth:`fft` (``s`` fixed, so odd sizes round-trip)."""
+        if self.complex_pair is not None:
+            if self.backend == "torch":
+                return self.xp.fft.ifftn(u_hat, dim=self.axes)
+            return scipy.fft.ifftn(u_hat, axes=self.axes, workers=self.workers)
         if self.backend == "torch":
             return self.xp.fft.irfftn(u_hat, s=self.shape, dim=self.axes)
         return scipy.fft.irfftn(u_hat, s=self.shape, axes=self.axes, workers=self.workers)
@@ -120,18 +137,44 @@ class SpectralOps:
         return dict(zip(self.dims, grids))
 
 
+def state_fields(fields: Sequence[str], ops: SpectralOps) -> list[str]:
+    """Names of the evolved components: the fields, with a complex pair (a, b) as ``"a+ib"``."""
+    if ops.complex_pair is None:
+        return list(fields)
+    a, b = ops.complex_pair
+    return [f"{a}+i{b}", *(f for f in fields if f not in (a, b))]
+
+
 def linear_symbol(pde: Any, ops: SpectralOps) -> np.ndarray:
-    """Stack the PDE's diagonal linear symbols per field -> ``(n_fields, *spectral)`` numpy array."""
+    """Stack the PDE's diagonal linear symbols per component -> ``(n_components, *spectral)``."""
     symbols = pde.spectral_linear(ops.k_numpy)
-    return np.stack([np.broadcast_to(np.asarray(symbols[f]), ops.spectral_shape) for f in pde.fields])
+    return np.stack([np.broadcast_to(np.asarray(symbols[f]), ops.spectral_shape)
+                     for f in state_fields(pde.fields, ops)])
 
 
-def field_stack(initial: Mapping[str, Any], fields: Sequence[str], shape: tuple[int, ...]) -> np.ndarray:
-    """``initial[field]`` of shape ``(batch, *space)`` -> ``(batch, n_fields, *space)`` float64."""
-    arrays = []
+def field_stack(initial: Mapping[str, Any], fields: Sequence[str], ops: SpectralOps) -> np.ndarray:
+    """``initial[field]`` ``(batch, *space)`` -> ``(batch, n_components, *space)`` (complex for a pair)."""
+    shape = ops.shape
+    arrays = {}
     for f in fields:
+        if f not in initial:
+            raise DataError(f"initial state has no field {f!r} (expected {', '.join(fields)})")
         a = np.asarray(initial[f], dtype=np.float64)
         if a.shape[-len(shape):] != shape:
-            raise ValueError(f"initial[{f!r}] has shape {a.shape}, expected (batch, {', '.join(map(str, shape))})")
-        arrays.append(a.reshape(-1, *shape))
-    return np.stack(arrays, axis=1)
+            raise DataError(f"initial[{f!r}] has shape {a.shape}, expected (batch, {', '.join(map(str, shape))})")
+        arrays[f] = a.reshape(-1, *shape)
+    if ops.complex_pair is not None:
+        a, b = ops.complex_pair
+        arrays = {f"{a}+i{b}": arrays.pop(a) + 1j * arrays.pop(b), **arrays}
+    return np.stack(list(arrays.values()), axis=1)
+
+
+def split_fields(w: np.ndarray, fields: Sequence[str], ops: SpectralOps) -> dict[str, np.ndarray]:
+    """Inverse of :func:`field_stack` on axis -1 - ndim: components -> ``{field: real array}``."""
+    axis = w.ndim - len(ops.shape) - 1
+    parts = {name: np.take(w, i, axis=axis) for i, name in enumerate(state_fields(fields, ops))}
+    if ops.complex_pair is not None:
+        a, b = ops.complex_pair
+        z = parts.pop(f"{a}+i{b}")
+        parts.update({a: z.real, b: z.imag})
+    return {f: np.ascontiguousarray(parts[f].real) for f in fields}

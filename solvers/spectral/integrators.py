@@ -21,8 +21,10 @@ requested time and keeps its controller state between calls (``state_dict`` for 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -186,24 +188,45 @@ DOPRI5_TABLEAU = Tableau(
 
 
 class _LawsonStages:
-    """Integrating-factor stages of an explicit tableau (mixin for fixed and adaptive steps)."""
+    """Integrating-factor stages of an explicit tableau (mixin for fixed and adaptive steps).
+
+    The factors ``E(delta h)`` needed by a step (``delta`` in ``{c_i - c_j, c_i, 1 - c_j}``)
+    are integer multiples ``m / D`` of ``1 / D`` (D: common denominator of ``c``, 90 for
+    Dormand-Prince); each is built as a product ``E(a / D) E((m - a) / D)`` of two already
+    computed factors where possible, so a Dormand-Prince step costs 3 ``exp`` and 10 products
+    instead of 13 ``exp``.
+    """
 
     tableau: Tableau
     L: Any
+    ops: SpectralOps
 
-    def exponentials(self, h: float) -> dict[float, Any]:
-        t = self.tableau
-        deltas = {round(ci - cj, 14) for i, ci in enumerate(t.c) for cj in t.c[:i]}
-        deltas |= {round(ci, 14) for ci in t.c} | {round(1 - cj, 14) for cj in t.c}
-        return {d: self.ops.xp.exp(self.L * (h * d)) for d in deltas if d != 0}
+    @functools.cached_property
+    def denominator(self) -> int:
+        den = 1
+        for ci in self.tableau.c:
+            den = math.lcm(den, Fraction(ci).limit_denominator(10_000).denominator)
+        return den
 
-    def stages(self, U: Any, h: float, E: dict[float, Any], K1: Any) -> tuple[Any, list[Any]]:
+    def exponentials(self, h: float) -> dict[int, Any]:
+        t, den = self.tableau, self.denominator
+        deltas = {ci - t.c[j] for i, ci in enumerate(t.c) for j, a in enumerate(t.a[i]) if a}
+        deltas |= set(t.c) | {1 - cj for j, cj in enumerate(t.c) if t.b[j] or (t.e and t.e[j])}
+        needed = sorted({round(d * den) for d in deltas} - {0})
+        base = self.L * (h / den)
+        E: dict[int, Any] = {}
+        for m in needed:
+            a = next((a for a in E if m - a in E), None)
+            E[m] = E[a] * E[m - a] if a is not None else self.ops.xp.exp(base * m)
+        return E
+
+    def stages(self, U: Any, h: float, E: dict[int, Any], K1: Any) -> tuple[Any, list[Any]]:
         """Return ``(U_new, K)`` with ``K[j] = N(U_j)``; with FSAL the last stage is ``U_new``."""
-        t = self.tableau
+        t, den = self.tableau, self.denominator
 
         def e(d: float, x: Any) -> Any:
-            d = round(d, 14)
-            return x if d == 0 else E[d] * x
+            m = round(d * den)
+            return x if m == 0 else E[m] * x
 
         K = [K1]
         for i in range(1, len(t.c)):
@@ -232,10 +255,10 @@ class IFRungeKutta(_LawsonStages, FixedStep):
         self.tableau = tableau
         self.order = tableau.order
 
-    def coefficients(self, h: float) -> dict[float, Any]:
+    def coefficients(self, h: float) -> dict[int, Any]:
         return self.exponentials(h)
 
-    def step(self, U: Any, h: float, E: dict[float, Any]) -> Any:
+    def step(self, U: Any, h: float, E: dict[int, Any]) -> Any:
         return self.stages(U, h, E, self.N(U))[0]
 
 
@@ -308,13 +331,13 @@ class AdaptiveIFRungeKutta(_LawsonStages, Integrator):
                 raise RuntimeError(f"max_steps = {self.max_steps} reached at t = {t:.6g}")
         return U
 
-    def stages_error(self, h: float, E: dict[float, Any], K: list[Any]) -> Any:
+    def stages_error(self, h: float, E: dict[int, Any], K: list[Any]) -> Any:
         """Embedded error estimate ``h sum_j e_j E((1 - c_j) h) K_j``."""
-        t = self.tableau
+        t, den = self.tableau, self.denominator
         err = None
         for j, ej in enumerate(t.e or ()):
             if ej:
-                d = round(1.0 - t.c[j], 14)
-                term = (h * ej) * (K[j] if d == 0 else E[d] * K[j])
+                m = round((1.0 - t.c[j]) * den)
+                term = (h * ej) * (K[j] if m == 0 else E[m] * K[j])
                 err = term if err is None else err + term
         return err
