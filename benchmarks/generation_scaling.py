@@ -4,7 +4,10 @@ Workload: the shipped ``burgers-1d`` spec (PDEBench-style random sines, pseudo-s
 ETDRK4 reference ``spectral-etdrk4``, 256 points, 101 frames to t = 1), through the same
 engine and file writer as the command.  Both runs keep every solver single-threaded
 (``OMP_NUM_THREADS=1``, scipy.fft workers = 1), so the comparison is process-level scaling
-only; each run's wall time includes starting its workers and writing the file.  All files
+only; each run's wall time includes starting its workers and writing the file.  The CPU
+seconds (parent + workers) and cores kept busy show whether a missed target is the engine's
+overhead (more CPU seconds with 2 workers) or a machine shared with other work (same CPU
+seconds, fewer than 2 cores busy).  All files
 are checked to be bit-identical.
 
     python benchmarks/generation_scaling.py [--quick]
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 from pathlib import Path
@@ -31,8 +35,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_results
 
-from sciml_core.data.generate import generate
+from sciml_core.data.generate import generate, resolve
 from sciml_core.data.specs import load_spec
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its reaped children (the workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -47,15 +57,18 @@ def main() -> None:
     if args.quick:
         overrides.update(times={"t_end": 0.2, "n_t": 21}, solver={"config": {"workers": 1, "n": 64}})
     spec = load_spec("burgers-1d", overrides)
+    resolve(spec)  # one-time plugin imports stay out of the timings
     rows, rates, files = [], {1: 0.0, 2: 0.0}, []
     repeats = 1 if args.quick else 2
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeats):  # interleaved, so both see the same machine load; best of each
             for workers in (1, 2):
                 files.append(Path(tmp) / f"w{workers}-{rep}.h5")
+                cpu = cpu_seconds()
                 report = generate(spec, files[-1], seed=0, workers=workers, progress=False)
+                cpu = cpu_seconds() - cpu
                 rates[workers] = max(rates[workers], report.samples_per_s)
-                rows.append([workers, n, report.wall_s, report.samples_per_s])
+                rows.append([workers, n, report.wall_s, report.samples_per_s, cpu, cpu / report.wall_s])
         with h5py.File(files[0]) as first:
             reference = first["u"][...]
         identical = True
@@ -64,7 +77,7 @@ def main() -> None:
                 identical &= bool(np.array_equal(reference, other["u"][...]))
     load.append(os.getloadavg()[0])
     ratio = rates[2] / rates[1]
-    print_table(rows, header=["workers", "samples", "wall_s", "samples/s"])
+    print_table(rows, header=["workers", "samples", "wall_s", "samples/s", "cpu_s", "cores busy"])
     print(f"ratio w2/w1 = {ratio:.3f} (target >= 1.7), best of {repeats} interleaved runs each; files "
           f"bit-identical: {identical}; load average (1 min) before/after: {load[0]:.2f}/{load[1]:.2f} "
           f"on {os.cpu_count()} cores")
@@ -73,7 +86,9 @@ def main() -> None:
     write_results(__file__, {"w1_samples_per_s": rates[1], "w2_samples_per_s": rates[2], "ratio": ratio,
                              "n_samples": n, "spec": "burgers-1d", "solver": spec.solver.name,
                              "block_size": spec.block_size, "identical": identical, "repeats": repeats,
-                             "load_average_1m": load}, quick=args.quick)
+                             "load_average_1m": load,
+                             "runs": [dict(zip(("workers", "samples", "wall_s", "samples_per_s", "cpu_s", "cores_busy"), r))
+                                      for r in rows]}, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -83,8 +83,8 @@ class Problem:
             if key not in to_dict(self.pde):
                 raise ConfigError(f"parameters.{key}: PDE {spec.pde!r} has no parameter {key!r}")
         self.ic = build_ic(spec.initial_condition)
-        self.solver = solver_cls(self.pde, self.config, self.context)
-        self.coords = {d: np.asarray(c, dtype=np.float64) for d, c in self.solver.grid().items()}
+        grid = solver_cls(self.pde, self.config, self.context).grid()
+        self.coords = {d: np.asarray(c, dtype=np.float64) for d, c in grid.items()}
         self.t_out = spec.times.values(self.pde.t_end)
         self.fields = tuple(self.pde.fields)
         self.ic_draws = tuple(self.draw(0)[2])
@@ -106,8 +106,9 @@ class Problem:
                 solver = self.solver_cls(pde, self.config, self.context)
                 outs.append(solver.integrate({f: initial[f][None] for f in self.fields}, self.t_out))
             result = {f: np.concatenate([np.asarray(o[f]) for o in outs]) for f in self.fields}
-        else:
-            out = self.solver.integrate({f: np.stack([d[1][f] for d in drawn]) for f in self.fields}, self.t_out)
+        else:  # a fresh solver per block: no state can leak from one block into the next
+            solver = self.solver_cls(self.pde, self.config, self.context)
+            out = solver.integrate({f: np.stack([d[1][f] for d in drawn]) for f in self.fields}, self.t_out)
             result = {f: np.asarray(out[f]) for f in self.fields}
         expect = (len(indices), len(self.t_out), *(len(c) for c in self.coords.values()))
         for f, arr in result.items():
@@ -153,13 +154,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def _init_worker(spec: DatasetSpec, pde_cls: type, solver_cls: type, seed: int) -> None:
+def _init_worker(args: tuple[DatasetSpec, type, type, int] | None) -> None:
+    """Worker start-up: single-threaded torch; rebuild the problem unless forked with it."""
     global _WORKER
     import torch
 
     _die_with_parent()
     torch.set_num_threads(1)
-    _WORKER = Problem(spec, pde_cls, solver_cls, seed)
+    if args is not None:
+        _WORKER = Problem(*args)
 
 
 def _solve_in_worker(indices: list[int]) -> dict[str, Any]:
@@ -210,6 +213,7 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     """
     from ..run import atomic_path
 
+    start = time.perf_counter()
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
@@ -236,19 +240,17 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     header = read_header(out)
     first = int(header.samples[0])
     todo = [b for b in blocks if not header.completed[b[0] - first : b[-1] - first + 1].all()]
-    start = time.perf_counter()
     n_done = sum(len(b) for b in todo)
     with tqdm(total=len(header.samples), initial=header.n_complete, desc=f"generate {spec.name}", unit="sample",
               disable=not progress) as bar:
         for result in _run_blocks(problem, todo, workers, start_method):
             _write_block(out, result, first)
             bar.update(len(result["indices"]))
-    wall = time.perf_counter() - start
     if compression and not _compressed(out, problem.fields[0]):
         from .merge import merge
 
         merge([out], out, compression=compression, require_full=False, force=True)
-    return GenerateReport(out, len(header.samples), n_done, wall)
+    return GenerateReport(out, len(header.samples), n_done, time.perf_counter() - start)
 
 
 def _compressed(out: Path, name: str) -> bool:
@@ -265,10 +267,17 @@ def _run_blocks(problem: Problem, todo: list[list[int]], workers: int,
     if start_method is None:  # fork only for CPU work: CUDA cannot be used in a forked child
         cpu = problem.context.device.type == "cpu"
         start_method = "fork" if cpu and "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.get_context(start_method)
-    args = (problem.spec, problem.pde_cls, problem.solver_cls, problem.seed)
-    with ctx.Pool(min(workers, len(todo)), initializer=_init_worker, initargs=args) as pool:
-        yield from pool.imap_unordered(_solve_in_worker, todo)
+    global _WORKER
+    args = None
+    if start_method == "fork":
+        _WORKER = problem  # inherited by the forked workers
+    else:
+        args = (problem.spec, problem.pde_cls, problem.solver_cls, problem.seed)
+    try:
+        with mp.get_context(start_method).Pool(min(workers, len(todo)), _init_worker, (args,)) as pool:
+            yield from pool.imap_unordered(_solve_in_worker, todo)
+    finally:
+        _WORKER = None
 
 
 def _write_block(out: Path, result: Mapping[str, Any], first: int) -> None:
