@@ -84,17 +84,20 @@ class _FileDataset(Dataset):
         with open_h5(self.path) as f:
             self.param_values = {p: f[p][:] for p in self.params}
         self._h5: h5py.File | None = None
+        self._datasets: dict[str, h5py.Dataset] = {}
         self._pid = -1
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_h5"], state["_pid"] = None, -1  # each worker process opens its own handle
+        state["_h5"], state["_datasets"], state["_pid"] = None, {}, -1  # each process opens its own handle
         return state
 
-    def _file(self) -> h5py.File:
+    def _file(self) -> dict[str, h5py.Dataset]:
+        """This process's h5py datasets of the selected fields (opened on first use)."""
         if self._h5 is None or self._pid != os.getpid():
             self._h5, self._pid = open_h5(self.path), os.getpid()
-        return self._h5
+            self._datasets = {name: self._h5[name] for name in self.fields}
+        return self._datasets
 
     def _scale(self, name: str, values: np.ndarray) -> np.ndarray:
         """Normalise (in place when ``values`` is a float array of our own)."""
@@ -180,12 +183,12 @@ class TrajectoryWindows(_FileDataset):
     def _frames(self, pos: int, first: int, count: int) -> np.ndarray:
         """Normalised float32 frames ``first .. first + count - 1`` (strided), shape (count, F, *space)."""
         lo, hi = first * self.t_stride, (first + count - 1) * self.t_stride + 1
-        f = self._file()
-        strided = self.t_stride > 1 or self.x_stride > 1
+        datasets = self._file()
         space = (slice(None, None, self.x_stride),) * len(self.header.space_dims)
+        strided = self.t_stride > 1 or self.x_stride > 1
         parts = []
         for name in self.fields:
-            values = f[name][pos, lo:hi]
+            values = datasets[name][pos, lo:hi]  # h5py's fast contiguous read
             if strided:
                 values = np.ascontiguousarray(values[(slice(None, None, self.t_stride), *space)])
             parts.append(self._scale(name, values.astype(np.float32, copy=False)))
@@ -210,8 +213,8 @@ class Snapshots(_FileDataset):
     def __getitem__(self, item: int) -> dict[str, Any]:
         pos, ti = self.positions[item // len(self.times)], int(self.times[item % len(self.times)])
         space = (slice(None, None, self.x_stride),) * len(self.header.space_dims)
-        f = self._file()
-        frame = np.stack([self._scale(n, f[n][(pos, ti, *space)]) for n in self.fields])
+        datasets = self._file()
+        frame = np.stack([self._scale(n, datasets[n][(pos, ti, *space)]) for n in self.fields])
         params = np.array([self._scale(p, self.param_values[p][pos]) for p in self.params])
         return {"fields": torch.from_numpy(frame.astype(np.float32)),
                 "params": torch.from_numpy(params.astype(np.float32)),
