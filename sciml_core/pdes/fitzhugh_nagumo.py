@@ -6,8 +6,8 @@
 with Du = 1e-3, Dv = 5e-3, k = 5e-3 on [-1, 1)^2 and t in [0, 5] (Takamoto et al.,
 PDEBench, NeurIPS 2022).  PDEBench uses no-flux walls; this catalogue entry is the periodic
 variant (pseudo-spectral).  Initial condition: standard normal noise at each grid point from
-``seed`` (as PDEBench).  Pseudo-spectral split: L = (1 - Du k^2, -1 - Dv k^2),
-N = (-u^3 - k - v, u).
+``seed`` (as PDEBench).  Pseudo-spectral split: L = (-Du k^2, -1 - Dv k^2), N = (u - u^3 - k - v, u)
+(growth terms stay in N: see the note in :mod:`.reaction_diffusion`).
 """
 
 from __future__ import annotations
@@ -67,9 +67,9 @@ class FitzHughNagumo(PDE):
 
     def spectral_linear(self, k: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         k2 = k["x"] ** 2 + k["y"] ** 2
-        return {"u": 1.0 - self.Du * k2, "v": -1.0 - self.Dv * k2}
+        return {"u": -self.Du * k2, "v": -1.0 - self.Dv * k2}
 
     def spectral_nonlinear(self, u_hat: Any, ops: Any) -> Any:
         w = ops.ifft(u_hat)
         u, v = w[:, 0], w[:, 1]
-        return ops.fft(ops.xp.stack([-(u**3) - self.k - v, u], 1))
+        return ops.fft(ops.xp.stack([u - u**3 - self.k - v, u], 1))

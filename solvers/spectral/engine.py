@@ -248,6 +248,7 @@ class SpectralSolver(ReferenceSolver):
                                    "final_stats": {k: float(v[-1]) for k, v in stats.items()}}
         if self.pde.name == "reaction-diffusion" and t.size >= 4:
             metrics["regime"] = spirals.classify_regime(frames[:, 0], frames[:, 1])
+            metrics["regime_features"] = spirals.regime_features(frames[:, 0], frames[:, 1])
         if self.context.run is not None and self.config.plots and t.size:
             for j, f in enumerate(fields):
                 spirals.save_snapshot_grid(self.context.run.plots / f"{f}_snapshots.png", t, frames[:, j], ops.coords, f)
