@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -37,6 +38,12 @@ def assert_same(a: Path, b: Path) -> None:
     for name in VARIABLES:
         assert ca[name].dtype == cb[name].dtype, name
         assert ca[name].tobytes() == cb[name].tobytes(), f"{name} differs between {a.name} and {b.name}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _test_solver() -> Iterator[None]:
+    with support.registered():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +149,7 @@ def test_sigkill_then_rerun_is_bit_identical(spec_path: Path, reference: Path, t
     slow = 0.15 * workers
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent), "OMP_NUM_THREADS": "1"}
     code = ("import test_data_support, sys; from sciml_core.data.cli import main; "
-            "sys.exit(main(sys.argv[1:]))")
+            "test_data_support.register(); sys.exit(main(sys.argv[1:]))")
     argv = [sys.executable, "-c", code, "data", "generate", str(spec_path), "--out", str(out), "--seed", "3",
             "--no-progress", "--workers", str(workers), "--set", f"solver.config.slow_s={slow}"]
     proc = subprocess.Popen(argv, env=env, cwd=tmp_path, start_new_session=True,

@@ -1,19 +1,21 @@
 """Test-only PDE and reference solver for the data engine (exact heat equation in Fourier space).
 
-Imported by the data tests (and by their subprocesses through PYTHONPATH); registering twice
-is harmless because the registry accepts the same class path again.
+They enter the registries only inside :func:`registered` (a test's fixture, or a subprocess
+that calls :func:`register`), so no other test ever sees them in ``list_solvers()``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from sciml_core import registry
 from sciml_core.pdes.base import PDE, Domain
-from sciml_core.registry import register_pde, register_solver
 from sciml_core.solver import ReferenceSolver, SolverOutput
 
 TESTS = Path(__file__).resolve().parent
@@ -48,7 +50,6 @@ nx = 32
 """
 
 
-@register_pde()
 @dataclass
 class HeatPDE(PDE):
     """u_t = kappa u_xx on [0, 2 pi) periodic."""
@@ -67,7 +68,6 @@ class HeatConfig:
     slow_s: float = 0.0  # sleep per integrate call (lets the kill test catch a run midway)
 
 
-@register_solver()
 class ExactHeat(ReferenceSolver):
     """Exact solution in Fourier space: u_hat(k, t) = u_hat(k, 0) exp(-kappa k^2 t)."""
 
@@ -96,3 +96,20 @@ def write_spec(directory: Path, text: str = SPEC, name: str = "heat") -> Path:
     path = directory / f"{name}.toml"
     path.write_text(text)
     return path
+
+
+def register() -> None:
+    """Put the test PDE and solver into the registries (for a subprocess)."""
+    registry.register_pde()(HeatPDE)
+    registry.register_solver()(ExactHeat)
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    """The test PDE and solver are registered inside this block only."""
+    register()
+    try:
+        yield
+    finally:
+        registry._PDES.pop(HeatPDE.name, None)
+        registry._SOLVERS.pop(ExactHeat.name, None)
