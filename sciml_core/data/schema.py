@@ -239,19 +239,29 @@ def open_dataset(path: str | Path, complete_only: bool = False) -> Any:
 
 
 def describe(header: Header) -> str:
-    """Human summary used by ``sciml data info``."""
+    """Human summary used by ``sciml data info``: dims, storage, parameter ranges, provenance."""
     a = header.attrs
+    done = header.completed
+    with open_h5(header.path) as f:
+        first = f[header.fields[0]]
+        storage = f"{first.dtype}, chunks {first.chunks}, {first.compression or 'uncompressed'}, " \
+                  f"{header.path.stat().st_size / 1e6:.1f} MB"
+        coords = {d: f[d][:] for d in ("t", *header.space_dims)}
+        ranges = []
+        for name in list(header.params) + [f"ic_{n}" for n in header.ic_draws]:
+            values = f[name][:][done]
+            ranges.append(f"{name} in [{values.min():.4g}, {values.max():.4g}]" if len(values) else name)
     lines = [f"{header.path}", f"  schema      {a['sciml_schema']} (sciml {a['sciml_version']})",
              "  dims        " + ", ".join(f"{d}={n}" for d, n in header.dims.items()),
-             f"  fields      {', '.join(header.fields)}",
-             f"  parameters  {', '.join(header.params) or '(none per sample)'}"
-             + (f"; ic draws: {', '.join(header.ic_draws)}" if header.ic_draws else ""),
+             "  coords      " + ", ".join(f"{d} in [{c[0]:.4g}, {c[-1]:.4g}]" for d, c in coords.items() if len(c)),
+             f"  fields      {', '.join(header.fields)} ({storage})",
+             f"  per sample  {'; '.join(ranges) or '(no per-sample parameters)'}",
              f"  complete    {header.n_complete} / {header.dims['sample']}"
              + (f" (samples {int(header.samples[0])}..{int(header.samples[-1])})" if len(header.samples) else ""),
              f"  pde         {a['pde']} {a['pde_params']}",
              f"  solver      {a['solver']} {a['solver_config']}",
              f"  seed        {a['seed']}"]
-    for key in ("name", "shard", "source"):
+    for key in ("name", "shard", "source", "split"):
         if a.get(key):
             lines.append(f"  {key:<11} {a[key]}")
     return "\n".join(lines)
