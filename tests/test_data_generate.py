@@ -288,3 +288,11 @@ def test_solver_nan_and_bad_out_paths(spec_path: Path, tmp_path: Path) -> None:
         generate(spec, tmp_path / "nan.h5", progress=False)
     with pytest.raises(OutputError, match="is a directory"):
         generate(load_spec(spec_path), tmp_path, progress=False)
+
+
+def test_renamed_or_redescribed_spec_resumes(spec_path: Path, reference: Path, tmp_path: Path) -> None:
+    out = tmp_path / "copy.h5"
+    out.write_bytes(reference.read_bytes())
+    text = spec_path.read_text().replace("description = \"test:", "description = \"edited:")
+    renamed = support.write_spec(tmp_path, text, name="renamed")
+    assert generate(load_spec(renamed), out, seed=3, progress=False).n_generated == 0

@@ -135,7 +135,9 @@ def resolve(spec: DatasetSpec) -> tuple[type, type]:
 
 
 def fingerprint(spec: Mapping[str, Any], seed: int, shard: tuple[int, int] | None) -> str:
-    """Hash of ``spec.as_dict()``, seed and shard: resume only into a file with the same one."""
+    """Hash of what determines the data (``spec.as_dict()`` less name and description, seed,
+    shard): a file is resumed only when its fingerprint matches."""
+    spec = {k: v for k, v in spec.items() if k not in ("name", "description")}
     text = json.dumps({"spec": spec, "seed": seed, "shard": list(shard) if shard else None},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
