@@ -49,6 +49,11 @@ class Integrator:
         self.L = ops.asarray(self.L_np)
         self._nonlinear = nonlinear
         self.ops = ops
+        # a complex symbol with one imaginary part (a rotation, e.g. -i beta) exponentiates as
+        # exp(s Re L) times a scalar phase: a real exp, 20x cheaper than a complex one
+        imag = self.L_np.imag if np.iscomplexobj(self.L_np) else None
+        self._rotation = float(imag.flat[0]) if imag is not None and np.all(imag == imag.flat[0]) else None
+        self._L_re = ops.asarray(self.L_np.real) if self._rotation is not None else None
         self.steps = 0
         self.rejected = 0
         self.rhs_evals = 0
@@ -56,6 +61,12 @@ class Integrator:
     def N(self, U: Any) -> Any:
         self.rhs_evals += 1
         return self._nonlinear(U)
+
+    def exp_L(self, s: float) -> Any:
+        """``exp(s L)`` on the back end."""
+        if self._rotation is not None:
+            return self.ops.xp.exp(self._L_re * s) * complex(np.exp(1j * self._rotation * s))
+        return self.ops.xp.exp(self.L * s)
 
     def state_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "rejected": self.rejected, "rhs_evals": self.rhs_evals}
@@ -192,14 +203,15 @@ class _LawsonStages:
 
     The factors ``E(delta h)`` needed by a step (``delta`` in ``{c_i - c_j, c_i, 1 - c_j}``)
     are integer multiples ``m / D`` of ``1 / D`` (D: common denominator of ``c``, 90 for
-    Dormand-Prince); each is built as a product ``E(a / D) E((m - a) / D)`` of two already
-    computed factors where possible, so a Dormand-Prince step costs 3 ``exp`` and 10 products
-    instead of 13 ``exp``.
+    Dormand-Prince); from the single ``exp`` of ``h L / D`` each is built as a product
+    ``E(a / D) E((m - a) / D)`` of two already computed factors, or by repeated squaring, so a
+    Dormand-Prince step costs one ``exp`` and about 15 products instead of 13 ``exp``.
     """
 
     tableau: Tableau
-    L: Any
     ops: SpectralOps
+    exp_L: Any
+    N: Any
 
     @functools.cached_property
     def denominator(self) -> int:
@@ -212,12 +224,17 @@ class _LawsonStages:
         t, den = self.tableau, self.denominator
         deltas = {ci - t.c[j] for i, ci in enumerate(t.c) for j, a in enumerate(t.a[i]) if a}
         deltas |= set(t.c) | {1 - cj for j, cj in enumerate(t.c) if t.b[j] or (t.e and t.e[j])}
-        needed = sorted({round(d * den) for d in deltas} - {0})
-        base = self.L * (h / den)
-        E: dict[int, Any] = {}
-        for m in needed:
+        E: dict[int, Any] = {1: self.exp_L(h / den)}
+
+        def power(m: int) -> Any:  # E(1/D)^m by halving, memoised in E
+            if m not in E:
+                half = power(m // 2)
+                E[m] = half * half if m % 2 == 0 else half * half * E[1]
+            return E[m]
+
+        for m in sorted({round(d * den) for d in deltas} - {0}):
             a = next((a for a in E if m - a in E), None)
-            E[m] = E[a] * E[m - a] if a is not None else self.ops.xp.exp(base * m)
+            E[m] = E[a] * E[m - a] if a is not None else power(m)
         return E
 
     def stages(self, U: Any, h: float, E: dict[int, Any], K1: Any) -> tuple[Any, list[Any]]:
@@ -232,15 +249,15 @@ class _LawsonStages:
         for i in range(1, len(t.c)):
             if t.fsal and i == len(t.c) - 1:
                 break
-            acc = e(t.c[i], U)
+            acc = e(t.c[i], U)  # c_i > 0: a new array, safe to update in place
             for j, aij in enumerate(t.a[i]):
                 if aij:
-                    acc = acc + (h * aij) * e(t.c[i] - t.c[j], K[j])
+                    acc += (h * aij) * e(t.c[i] - t.c[j], K[j])
             K.append(self.N(acc))
         U_new = e(1.0, U)
         for j, bj in enumerate(t.b):
             if bj:
-                U_new = U_new + (h * bj) * e(1.0 - t.c[j], K[j])
+                U_new += (h * bj) * e(1.0 - t.c[j], K[j])
         if t.fsal:
             K.append(self.N(U_new))
         return U_new, K
