@@ -129,7 +129,10 @@ class TrajectoryWindows(_FileDataset):
     (float32), channel ``k * F + f`` holding frame k of field f; the P per-sample parameters
     follow as constant channels.  ``t_stride``/``x_stride`` subsample time and every spatial
     dim; ``start="all"`` enumerates every start frame, ``"random"`` draws one per sample per
-    access (with torch's RNG, so DataLoader worker seeding applies).
+    access (with torch's RNG, so DataLoader worker seeding applies).  ``samples`` picks
+    completed samples by position (e.g. ``range(0, 100)`` / ``range(100, 128)`` for a split);
+    ``params`` names per-sample parameters to append as channels; ``normalise=False`` gives
+    the stored values.
     """
 
     def __init__(self, path: str | Path, window: int = 1, horizon: int | None = None, *,
