@@ -9,7 +9,8 @@ a relative error <= 1e-6.
 (a) ``solve_ivp(method="RK45", rtol=1e-6, atol=1e-9)`` on the flattened rfft state with
     explicit diffusion -- its step is held by the diffusion stability limit;
 (b) ``spectral-dopri`` (integrating-factor Dormand-Prince 5(4), the complex form
-    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 5e-7.
+    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 3e-6, on the
+    torch back end (CPU); the reference runs on the numpy / scipy.fft back end.
 
 Also: a batch of 16 different spiral initial conditions at n = 128 (solve_ivp looped
 against one batched call) in trajectories per minute, and the time per step against the
@@ -39,8 +40,8 @@ from sciml_core.pdes.reaction_diffusion import spiral_initial_condition  # noqa:
 from sciml_core.registry import get_pde, get_solver  # noqa: E402
 from sciml_core.solver import RunContext  # noqa: E402
 
-OURS = {"dealias": False, "rtol": 5e-7, "atol": 1e-9}
-REFERENCE = {"dealias": False, "rtol": 1e-10, "atol": 1e-13}
+OURS = {"dealias": False, "rtol": 3e-6, "atol": 1e-9, "backend": "torch"}
+REFERENCE = {"dealias": False, "rtol": 1e-10, "atol": 1e-13, "backend": "numpy"}
 TARGET_ERR = 1e-6
 
 
