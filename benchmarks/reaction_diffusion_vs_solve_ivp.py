@@ -9,8 +9,9 @@ a relative error <= 1e-6.
 (a) ``solve_ivp(method="RK45", rtol=1e-6, atol=1e-9)`` on the flattened rfft state with
     explicit diffusion -- its step is held by the diffusion stability limit;
 (b) ``spectral-dopri`` (integrating-factor Dormand-Prince 5(4), the complex form
-    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 3e-6, on the
-    torch back end (CPU); the reference runs on the numpy / scipy.fft back end.
+    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 3e-6 for
+    one trajectory and 7e-7 for the batch of 16 (whose worst member must also reach 1e-6),
+    on the torch back end (CPU); the reference runs on the numpy / scipy.fft back end.
 
 Also: a batch of 16 different spiral initial conditions at n = 128 (solve_ivp looped
 against one batched call) in trajectories per minute, and the time per step against the
@@ -32,15 +33,18 @@ from scipy.integrate import solve_ivp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import print_table, write_results  # noqa: E402
+from _common import print_table, write_results
 
-import solvers.spectral  # noqa: E402,F401  (registers the solvers)
-from sciml_core.config import build_config  # noqa: E402
-from sciml_core.pdes.reaction_diffusion import spiral_initial_condition  # noqa: E402
-from sciml_core.registry import get_pde, get_solver  # noqa: E402
-from sciml_core.solver import RunContext  # noqa: E402
+import solvers.spectral  # noqa: F401  (registers the solvers)
+from sciml_core.config import build_config
+from sciml_core.pdes.reaction_diffusion import spiral_initial_condition
+from sciml_core.registry import get_pde, get_solver
+from sciml_core.solver import RunContext
 
 OURS = {"dealias": False, "rtol": 3e-6, "atol": 1e-9, "backend": "torch"}
+# One step sequence serves the whole batch (worst local error); sample 11 amplifies the
+# accumulated error about 3x more than the others, so the batch needs a tighter rtol.
+OURS_BATCH = {**OURS, "rtol": 7e-7}
 REFERENCE = {"dealias": False, "rtol": 1e-10, "atol": 1e-13, "backend": "numpy"}
 TARGET_ERR = 1e-6
 
@@ -99,7 +103,7 @@ def fft_pair_seconds(solver, batch: int, repeats: int = 50) -> float:  # type: i
 
 def compare(n: int, t_end: float, batch: int = 1) -> dict[str, float]:
     pde = get_pde("reaction-diffusion").from_params(preset="stable-spiral", params={"n": n})
-    ours, ref_solver = make_solver(pde, OURS), make_solver(pde, REFERENCE)
+    ours, ref_solver = make_solver(pde, OURS if batch == 1 else OURS_BATCH), make_solver(pde, REFERENCE)
     ic = initial_states(ours, pde, batch)
     ref = ref_solver.integrate(ic, [t_end])
     ref = np.stack([ref["u"][:, -1], ref["v"][:, -1]], axis=1)  # (batch, 2, n, n)
@@ -133,13 +137,14 @@ def main() -> None:
     for r in runs:
         rows.append([f"n={r['n']} batch={r['batch']}", r["ivp_wall"], r["ivp_nfev"], r["ivp_err"], r["our_wall"],
                      r["our_nfev"], r["our_err"], r["ivp_wall"] / r["our_wall"], r["step_over_fft"]])
-    print(f"stable spiral to t = {t_end}: solve_ivp RK45 (rtol 1e-6, atol 1e-9) vs spectral-dopri {OURS}")
+    print(f"stable spiral to t = {t_end}: solve_ivp RK45 (rtol 1e-6, atol 1e-9) vs spectral-dopri {OURS}"
+          f" (batch: rtol {OURS_BATCH['rtol']})")
     print_table(rows, ["case", "ivp_s", "ivp_nfev", "ivp_err", "ours_s", "ours_nfev", "ours_err", "speedup",
                        "step/fft"])
     single, big, many = runs
     per_min = 60.0 * many["batch"]
     results = {
-        "t_end": t_end, "n": single["n"], "n_large": big["n"], "batch": many["batch"], "ours_config": OURS,
+        "t_end": t_end, "n": single["n"], "n_large": big["n"], "batch": many["batch"], "ours_config": OURS, "ours_batch_config": OURS_BATCH,
         "reference_config": REFERENCE, "target_rel_err": TARGET_ERR,
         "solve_ivp_wall_s": single["ivp_wall"], "solve_ivp_rel_err": single["ivp_err"],
         "solve_ivp_nfev": single["ivp_nfev"], "ours_wall_s": single["our_wall"], "ours_rel_err": single["our_err"],

@@ -56,8 +56,10 @@ class SpectralConfig:
     n: points per dim (None: the PDE's reference grid); frames: output frames of ``run()``
     over [0, t_end] (None: the PDE's reference times); dealias: 2/3 rule on the nonlinear
     term (None: the PDE's default); backend: ``numpy`` (scipy.fft), ``torch`` (torch.fft on
-    the run's device) or ``auto`` (torch: on a 2-core CPU it ran the stable spiral 1.6-2.5x
-    faster than numpy, its elementwise kernels being multithreaded); precision: float64 or
+    the run's device) or ``auto`` (torch on a GPU, numpy on CPU).  On a 2-core CPU ``torch``
+    ran large states (n = 256, or batches) 1.6-2.5x faster than numpy, but its OpenMP
+    threads stalled badly (40x) when other processes held the cores, so CPU runs default to
+    numpy; precision: float64 or
     float32; workers: scipy.fft threads (-1: all cores); complex_form: evolve a PDE's complex
     pair of fields as one complex field when it offers one (see ``spectral_complex_pair``);
     checkpoint_every: frames between checkpoints in a run directory; plots: write the PNG
@@ -116,8 +118,8 @@ class SpectralSolver(ReferenceSolver):
             dom, ref = self.pde.domain(), self.pde.reference_grid()
             n = {d: self.config.n or len(ref[d]) for d in dom.dims}
             backend = self.config.backend
-            if backend == "auto":  # torch.fft was faster on the 2-core CPU too (multithreaded elementwise)
-                backend = "torch"
+            if backend == "auto":
+                backend = "torch" if self.context.device.type != "cpu" else "numpy"
             pair = self.pde.spectral_complex_pair() if self.config.complex_form else None
             self._ops = SpectralOps(dom.bounds, n, backend, self.config.precision,
                                     self.context.device, self.config.workers, pair)

@@ -21,7 +21,8 @@ Dealiasing (Orszag's 2/3 rule) zeroes every mode with ``|k_d| > (2/3) k_max,d`` 
 
 from __future__ import annotations
 
-from typing import Any, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import scipy.fft
