@@ -31,7 +31,7 @@ class FitzHughNagumo(PDE):
     fields: ClassVar[tuple[str, ...]] = ("u", "v")
     description: ClassVar[str] = "FitzHugh-Nagumo reaction-diffusion 2D (PDEBench parameters), periodic"
     presets: ClassVar[dict[str, dict[str, Any]]] = {"pdebench": {}}
-    spectral_dt: ClassVar[float] = 1e-3
+    spectral_dt: ClassVar[float] = 5e-3
 
     Du: float = 1e-3
     Dv: float = 5e-3
