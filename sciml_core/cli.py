@@ -34,10 +34,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for name, cls in list_pdes().items():
         presets = f"  presets: {', '.join(cls.presets)}" if cls.presets else ""
         print(f"  {name:<22} {cls.description}{presets}")
-    try:
-        from .data.specs import list_datasets
-    except ImportError:
-        return 0
+    from .data.specs import list_datasets
+
     print("datasets:")
     for name, description in list_datasets().items():
         print(f"  {name:<22} {description}")
@@ -108,12 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="netCDF/HDF5 file holding the reference fields")
     p.set_defaults(func=_cmd_eval)
 
-    try:
-        from .data.cli import add_data_commands
-    except ImportError:
-        pass
-    else:
-        add_data_commands(sub)
+    from .data.cli import add_data_commands
+
+    add_data_commands(sub)
     return parser
 
 
