@@ -10,7 +10,7 @@ metrics.json) under ``--out``.
 
     python recipes/reaction_diffusion_spirals.py [--quick] [--out runs/spirals]
 
-``--quick`` shortens the runs (coarser grids, t_end 100 / 250 / 100) for a smoke test; the
+``--quick`` shortens the runs (coarser grids, t_end 100 / 150 / 100) for a smoke test; the
 classification is the same.  The equivalent command line for one regime:
 
     sciml solve reaction-diffusion --solver spectral-dopri --preset stable-spiral --out DIR
@@ -24,7 +24,7 @@ import time
 from sciml_core import solve
 
 REGIMES = ("stable-spiral", "turbulent", "decay")
-QUICK = {"stable-spiral": {"n": 64, "t_end": 100.0}, "turbulent": {"n": 128, "t_end": 250.0},
+QUICK = {"stable-spiral": {"n": 64, "t_end": 100.0}, "turbulent": {"n": 192, "t_end": 150.0},
          "decay": {"n": 32, "t_end": 100.0}}
 
 

@@ -136,7 +136,7 @@ def test_benchmark_quick_writes_results() -> None:
 @pytest.mark.parametrize("regime, params", [
     ("decay", {"n": 32, "t_end": 100.0, "frames": 21}),
     ("stable-spiral", {"n": 64, "t_end": 100.0, "frames": 21}),
-    ("turbulent", {"n": 128, "t_end": 250.0, "frames": 26}),
+    ("turbulent", {"n": 192, "t_end": 150.0, "frames": 16}),
 ])
 def test_regimes_classified_on_short_runs(regime: str, params: dict) -> None:
     """Each rd-spiral preset, shortened and coarsened, is classified as its own regime."""
