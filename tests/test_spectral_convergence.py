@@ -196,3 +196,18 @@ def test_dealiasing_switch() -> None:
     assert spectrum[17:].max() < 1e-12 * spectrum.max()
     u_alias = make(pde, "spectral-etdrk4", n=48, frames=2, dealias=False).run().solution.u.values[-1]
     assert np.abs(np.fft.rfft(u_alias))[17:].max() > 1e-8 * spectrum.max()
+
+
+def test_output_times_do_not_disturb_step_control() -> None:
+    """Saving 101 frames costs only the clipped steps: the controller keeps its step size."""
+    pde = get_pde("allen-cahn").from_params({"d": 1e-2})
+    x = make(pde, "spectral-dopri", n=64).grid()["x"]
+    ic = {"u": pde.initial_condition(x)["u"][None]}
+    runs = {}
+    for frames in (2, 101):
+        s = make(pde, "spectral-dopri", n=64, rtol=1e-7, atol=1e-10)
+        u = s.integrate(ic, np.linspace(0, 1, frames))["u"][0, -1]
+        runs[frames] = (u, s.last_stats["steps"], s.last_stats["rejected"])
+    (u_few, steps_few, _), (u_many, steps_many, rejected_many) = runs[2], runs[101]
+    assert steps_many <= steps_few + 100 and rejected_many <= 2, (steps_few, steps_many, rejected_many)
+    assert rel(u_many, u_few) < 1e-6
