@@ -17,16 +17,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..registry import register_pde
-from .base import PDE, Derivatives, Domain, array_module
-from .burgers import cole_hopf_burgers
+from .base import PDE, Domain
+from .burgers import Burgers
 
 
 @register_pde()
 @dataclass
-class BurgersPeriodic(PDE):
-    """Viscous Burgers 1D, periodic on [-1, 1), u0 = -sin(pi x); exact by Cole-Hopf."""
+class BurgersPeriodic(Burgers):
+    """Viscous Burgers 1D, periodic on [-1, 1), u0 = -sin(pi x); exact by Cole-Hopf.
+
+    Parameters, initial condition, residual and exact solution are those of ``burgers``;
+    only the domain (periodic), the grid and the spectral split differ.
+    """
 
     name: ClassVar[str] = "burgers-periodic"
     description: ClassVar[str] = "viscous Burgers 1D, periodic, u0 = -sin(pi x) (exact: Cole-Hopf)"
@@ -34,27 +37,11 @@ class BurgersPeriodic(PDE):
     reference_shape: ClassVar[dict[str, int]] = {"t": 101, "x": 1024}
     spectral_dt: ClassVar[float] = 1e-4
 
-    nu: float = 0.01 / np.pi
-    t_end: float = 1.0
-
-    def validate(self) -> None:
-        if not self.nu > 0:
-            raise ConfigError(f"pde.nu must be positive, got {self.nu}")
-        if not self.t_end > 0:
-            raise ConfigError(f"pde.t_end must be positive, got {self.t_end}")
-
     def domain(self) -> Domain:
         return Domain(bounds={"x": (-1.0, 1.0)}, t=(0.0, self.t_end), periodic=("x",))
 
-    def initial_condition(self, x: Any) -> dict[str, Any]:
-        xp = array_module(x)
-        return {"u": -xp.sin(np.pi * x)}
-
-    def residual(self, d: Derivatives) -> dict[str, Any]:
-        return {"u": d["u_t"] + d["u"] * d["u_x"] - self.nu * d["u_xx"]}
-
-    def exact_solution(self, t: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
-        return {"u": cole_hopf_burgers(t, x, self.nu)}
+    def reference_grid(self) -> dict[str, np.ndarray]:
+        return PDE.reference_grid(self)
 
     def spectral_linear(self, k: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"u": -self.nu * k["x"] ** 2}
