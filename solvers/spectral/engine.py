@@ -87,6 +87,18 @@ class SpectralConfig:
             raise ConfigError("workers must be positive or -1 (all cores)")
 
 
+@dataclass
+class FixedStepConfig(SpectralConfig):
+    """Options of the fixed-step integrators: ``dt`` (None: the PDE's ``spectral_dt``)."""
+
+    dt: float | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.dt is not None and not self.dt > 0:
+            raise ConfigError(f"dt must be positive, got {self.dt}")
+
+
 class SpectralSolver(ReferenceSolver):
     """Fourier pseudo-spectral reference; subclasses only build their :class:`Integrator`."""
 
@@ -109,6 +121,10 @@ class SpectralSolver(ReferenceSolver):
         self.last_stats: dict[str, Any] = {}  # integrator counters of the last integrate()
 
     # ---- building blocks -----------------------------------------------------------------
+    def fixed_dt(self) -> float:
+        """The step of a fixed-step integrator: ``config.dt``, else the PDE's ``spectral_dt``."""
+        return self.config.dt if self.config.dt is not None else self.pde.spectral_dt
+
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> Integrator:
         raise NotImplementedError
 

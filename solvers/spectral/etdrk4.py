@@ -16,22 +16,19 @@ import numpy as np
 from sciml_core.errors import ConfigError
 from sciml_core.registry import register_solver
 
-from .engine import SpectralConfig, SpectralSolver
+from .engine import FixedStepConfig, SpectralSolver
 from .fourier import SpectralOps
 from .integrators import ETDRK4
 
 
 @dataclass
-class ETDRK4Config(SpectralConfig):
+class ETDRK4Config(FixedStepConfig):
     """``dt``: time step (None: the PDE's ``spectral_dt``); ``contour_points``: M (>= 8)."""
 
-    dt: float | None = None
     contour_points: int = 32
 
     def validate(self) -> None:
         super().validate()
-        if self.dt is not None and not self.dt > 0:
-            raise ConfigError(f"dt must be positive, got {self.dt}")
         if self.contour_points < 8:
             raise ConfigError(f"contour_points must be at least 8, got {self.contour_points}")
 
@@ -46,5 +43,4 @@ class SpectralETDRK4(SpectralSolver):
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11, "plots": False}, "default": {}}
 
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> ETDRK4:
-        dt = self.config.dt if self.config.dt is not None else self.pde.spectral_dt
-        return ETDRK4(L, nonlinear, ops, dt, self.config.contour_points)
+        return ETDRK4(L, nonlinear, ops, self.fixed_dt(), self.config.contour_points)

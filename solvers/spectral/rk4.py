@@ -6,29 +6,15 @@ diffusion limit.  ``dt`` defaults to the PDE's ``spectral_dt``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from sciml_core.errors import ConfigError
 from sciml_core.registry import register_solver
 
-from .engine import SpectralConfig, SpectralSolver
+from .engine import FixedStepConfig, SpectralSolver
 from .fourier import SpectralOps
 from .integrators import RK4_TABLEAU, IFRungeKutta
-
-
-@dataclass
-class RK4Config(SpectralConfig):
-    """``dt``: time step (None: the PDE's ``spectral_dt``)."""
-
-    dt: float | None = None
-
-    def validate(self) -> None:
-        super().validate()
-        if self.dt is not None and not self.dt > 0:
-            raise ConfigError(f"dt must be positive, got {self.dt}")
 
 
 @register_solver()
@@ -37,9 +23,8 @@ class SpectralRK4(SpectralSolver):
 
     name: ClassVar[str] = "spectral-rk4"
     description: ClassVar[str] = "Fourier pseudo-spectral, integrating-factor classical RK4, fixed step"
-    Config: ClassVar[type] = RK4Config
+    Config: ClassVar[type] = FixedStepConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11, "plots": False}, "default": {}}
 
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> IFRungeKutta:
-        dt = self.config.dt if self.config.dt is not None else self.pde.spectral_dt
-        return IFRungeKutta(L, nonlinear, ops, dt, RK4_TABLEAU)
+        return IFRungeKutta(L, nonlinear, ops, self.fixed_dt(), RK4_TABLEAU)
