@@ -145,7 +145,8 @@ class CausalPINN(PINNSolver):
     description = "causal PINN (Wang, Sankaran & Perdikaris 2022): causal weights, eps schedule, time marching"
     Config = CausalPINNConfig
     objective_class = CausalObjective
-    presets: dict[str, dict[str, Any]] = {}  # filled in by .causal_presets
+    presets: dict[str, dict[str, Any]] = {}  # set below the class, with ``pde_presets``
+    pde_presets: dict[str, dict[str, dict[str, Any]]] = {}
 
     def build_network(self) -> torch.nn.Module:
         cfg = self.config
@@ -164,6 +165,7 @@ class CausalPINN(PINNSolver):
                 and objective.min_w > self.config.causal.delta}
 
 
+
 _COMMON = {"model": {"arch": "modified", "periodic_modes": 1}, "constraints": {"initial": "hard", "boundary": "hard"},
            "threads": 1}
 CausalPINN.presets = {
@@ -173,10 +175,22 @@ CausalPINN.presets = {
               "train": {"adam_steps": 300, "lbfgs_steps": 0, "log_every": 10, "checkpoint_every": 100}},
     "default": {**_COMMON, "model": {**_COMMON["model"], "width": 64, "depth": 4},
                 "sampling": {"n_residual": 2048, "resample_every": 1, "method": "random"},
-                "train": {"adam_steps": 10000, "lbfgs_steps": 0, "log_every": 50, "checkpoint_every": 1000}},
+                "train": {"adam_steps": 20000, "lbfgs_steps": 0, "log_every": 50, "checkpoint_every": 1000}},
     "paper": {**_COMMON, "model": {**_COMMON["model"], "width": 128, "depth": 4, "periodic_modes": 10},
               "sampling": {"n_residual": 2048, "resample_every": 1, "method": "random"},
               "causal": {"eps_schedule": [100.0], "n_chunks": 32},
               "train": {"adam_steps": 300000, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 5000,
                         "log_every": 100, "checkpoint_every": 5000}},
+}
+#: Per-PDE refinements of the presets (merged over ``presets`` by ``sciml_core.solve``).
+CausalPINN.pde_presets = {
+    "burgers": {"default": {"model": {"width": 32, "depth": 4}, "sampling": {"n_residual": 4096},
+                            "causal": {"n_chunks": 16},
+                            "train": {"adam_steps": 1000, "lbfgs_steps": 1400, "log_every": 20}}},
+    "kuramoto-sivashinsky": {
+        "default": {"model": {"width": 64, "depth": 3}, "causal": {"windows": 4},
+                    "train": {"adam_steps": 6000, "log_every": 50}},
+        "paper": {"model": {"width": 256, "depth": 3, "fourier_features": 0, "periodic_modes": 10},
+                  "causal": {"windows": 10, "eps_schedule": [1e-2, 1e-1, 1.0, 10.0, 100.0]},
+                  "train": {"adam_steps": 200000, "schedule": "exponential", "decay_steps": 5000}}},
 }

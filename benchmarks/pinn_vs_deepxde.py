@@ -1,0 +1,122 @@
+"""PINNs on Burgers: this project against DeepXDE (pytorch backend), side by side.
+
+DeepXDE's own Burgers example: nu = 0.01/pi on [-1, 1] x [0, 0.99], FNN 2-20-20-20-1 tanh
+(Glorot normal), 2540 domain / 80 boundary / 160 initial points, Adam lr 1e-3 for 15000
+steps, then L-BFGS (DeepXDE's defaults).  Two comparisons:
+
+(a) same network and points, soft IC/BC (our ``pinn`` with the forward-mode jet engine):
+    Adam training steps per second and their ratio;
+(b) equal wall time: our ``causal-pinn`` default preset given DeepXDE's total training wall
+    time as its budget, rel L2 of both against the exact Cole-Hopf solution on the 100 x 256
+    reference grid.
+
+    flock /tmp/sciml-bench.lock .venv/bin/python benchmarks/pinn_vs_deepxde.py [--quick]
+
+Both run on the same number of torch threads (``--threads``, default 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("DDE_BACKEND", "pytorch")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import print_table, write_results  # noqa: E402
+from sciml_core import solve  # noqa: E402
+from sciml_core.metrics import rel_l2  # noqa: E402
+from sciml_core.registry import get_pde  # noqa: E402
+
+NU = 0.01 / np.pi
+
+
+def run_deepxde(adam_steps: int, lbfgs_maxiter: int | None) -> dict[str, float]:
+    """DeepXDE's Burgers example; returns Adam steps/s, total training wall time and rel L2."""
+    import deepxde as dde
+
+    geom = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
+
+    def pde(x, y):
+        dy_x = dde.grad.jacobian(y, x, i=0, j=0)
+        dy_t = dde.grad.jacobian(y, x, i=0, j=1)
+        dy_xx = dde.grad.hessian(y, x, i=0, j=0)
+        return dy_t + y * dy_x - NU * dy_xx
+
+    bc = dde.icbc.DirichletBC(geom, lambda x: 0, lambda _, on_boundary: on_boundary)
+    ic = dde.icbc.IC(geom, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(geom, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
+    net = dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal")
+    model = dde.Model(data, net)
+    model.compile("adam", lr=1e-3)
+    start = time.perf_counter()
+    model.train(iterations=adam_steps, display_every=max(adam_steps, 1000), verbose=0)
+    adam_s = time.perf_counter() - start
+    if lbfgs_maxiter is not None:
+        dde.optimizers.config.set_LBFGS_options(maxiter=lbfgs_maxiter)
+    model.compile("L-BFGS")
+    model.train(verbose=0)
+    wall = time.perf_counter() - start
+    grid = get_pde("burgers")().reference_grid()
+    tt, xx = np.meshgrid(grid["t"], grid["x"], indexing="ij")
+    pred = model.predict(np.stack([xx.ravel(), tt.ravel()], axis=1)).reshape(tt.shape)
+    exact = get_pde("burgers")().exact_solution(**grid)["u"]
+    return {"steps_per_s": adam_steps / adam_s, "wall_s": wall, "rel_l2": rel_l2(pred, exact)}
+
+
+def run_ours_same_setup(adam_steps: int) -> float:
+    """Our vanilla ``pinn`` at DeepXDE's network and point counts (40 points per wall)."""
+    result = solve("burgers", "pinn", progress=False, overrides=[
+        "model.width=20", "model.depth=3", "sampling.n_residual=2540", "sampling.n_initial=160",
+        "sampling.n_boundary=40", "sampling.method=random", f"train.adam_steps={adam_steps}", "train.lbfgs_steps=0",
+        "train.checkpoint_every=0", "derivatives=jet"])
+    return adam_steps / result.metrics["train_wall_s"]
+
+
+def run_ours_equal_time(budget_s: float, quick: bool) -> dict[str, float]:
+    """``causal-pinn`` (default preset, or quick) with DeepXDE's wall time as its budget."""
+    result = solve("burgers", "causal-pinn", preset="quick" if quick else "default", budget_s=budget_s,
+                   progress=False, overrides=["train.lbfgs_steps=1000000"])
+    return {"rel_l2": result.metrics["rel_l2"], "wall_s": result.metrics["train_wall_s"], "steps": result.metrics["steps"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="reduced smoke run (a few hundred steps)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both (default 1)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    adam_steps = 200 if args.quick else 15000
+    speed_steps = 200 if args.quick else 3000
+
+    ours_speed = run_ours_same_setup(speed_steps)
+    torch.set_num_threads(args.threads)
+    dde = run_deepxde(adam_steps, 50 if args.quick else None)
+    torch.set_default_dtype(torch.float32)
+    torch.set_num_threads(args.threads)
+    ours = run_ours_equal_time(dde["wall_s"], args.quick)
+
+    results = {
+        "deepxde_steps_per_s": dde["steps_per_s"], "ours_steps_per_s": ours_speed,
+        "steps_ratio": ours_speed / dde["steps_per_s"], "deepxde_rel_l2": dde["rel_l2"], "deepxde_wall_s": dde["wall_s"],
+        "ours_rel_l2_equal_time": ours["rel_l2"], "ours_wall_s": ours["wall_s"], "ours_steps": ours["steps"],
+        "threads": args.threads,
+        "setup": {"deepxde": "FNN 2-20-20-20-1 tanh, 2540/80/160 Hammersley points, Adam 1e-3 x 15000 then L-BFGS",
+                  "ours_speed": "pinn: same FNN, 2540/80/160 random points, soft IC/BC, jet derivatives, Adam",
+                  "ours_equal_time": "causal-pinn --preset default, budget = DeepXDE training wall time"},
+    }
+    print_table([
+        ["Adam steps/s (same net & points)", dde["steps_per_s"], ours_speed, f"{results['steps_ratio']:.2f}x"],
+        ["rel L2 at equal wall time", dde["rel_l2"], ours["rel_l2"], f"{dde['wall_s']:.0f} s each"],
+    ], header=["Burgers", "DeepXDE", "ours", "ratio / note"])
+    write_results(__file__, results, args.quick)
+
+
+if __name__ == "__main__":
+    main()
