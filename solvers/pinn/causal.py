@@ -184,9 +184,10 @@ CausalPINN.presets = {
 }
 #: Per-PDE refinements of the presets (merged over ``presets`` by ``sciml_core.solve``).
 CausalPINN.pde_presets = {
-    "burgers": {"default": {"model": {"width": 32, "depth": 4}, "sampling": {"n_residual": 4096},
-                            "causal": {"n_chunks": 16},
-                            "train": {"adam_steps": 1000, "lbfgs_steps": 1400, "log_every": 20}}},
+    "burgers": {"default": {"model": {"width": 32, "depth": 4}, "sampling": {"n_residual": 8192, "method": "sobol"},
+                            "causal": {"n_chunks": 16, "eps_schedule": [1.0, 10.0, 100.0]},
+                            "train": {"adam_steps": 1000, "lbfgs_steps": 700, "lbfgs_history": 100,
+                                      "log_every": 20}}},
     "kuramoto-sivashinsky": {
         "default": {"model": {"width": 64, "depth": 3}, "causal": {"windows": 4},
                     "train": {"adam_steps": 6000, "log_every": 50}},
