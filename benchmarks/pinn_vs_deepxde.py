@@ -25,14 +25,15 @@ from pathlib import Path
 
 os.environ.setdefault("DDE_BACKEND", "pytorch")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results  # noqa: E402
-from sciml_core import solve  # noqa: E402
-from sciml_core.metrics import rel_l2  # noqa: E402
-from sciml_core.registry import get_pde  # noqa: E402
+from _common import print_table, write_results
+
+from sciml_core import solve
+from sciml_core.metrics import rel_l2
+from sciml_core.registry import get_pde
 
 NU = 0.01 / np.pi
 

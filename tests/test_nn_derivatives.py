@@ -7,8 +7,16 @@ import pytest
 import sympy as sp
 import torch
 
-from sciml_core.nn import (MLP, AutogradDerivatives, FourierFeatures, JetDerivatives, ModifiedMLP,
-                           PeriodicEmbedding, input_jet, required_orders)
+from sciml_core.nn import (
+    MLP,
+    AutogradDerivatives,
+    FourierFeatures,
+    JetDerivatives,
+    ModifiedMLP,
+    PeriodicEmbedding,
+    input_jet,
+    required_orders,
+)
 
 NAMES = ["u", "u_t", "u_tt", "u_x", "u_xx", "u_xxx", "u_xxxx"]
 

@@ -10,5 +10,16 @@ from .jet import Jet, input_jet
 from .layers import Act, Dense, FourierFeatures, PeriodicEmbedding
 from .mlp import MLP, ModifiedMLP
 
-__all__ = ["Act", "AutogradDerivatives", "Dense", "FourierFeatures", "Jet", "JetDerivatives", "MLP",
-           "ModifiedMLP", "PeriodicEmbedding", "input_jet", "required_orders"]
+__all__ = [
+           "MLP",
+           "Act",
+           "AutogradDerivatives",
+           "Dense",
+           "FourierFeatures",
+           "Jet",
+           "JetDerivatives",
+           "ModifiedMLP",
+           "PeriodicEmbedding",
+           "input_jet",
+           "required_orders",
+]

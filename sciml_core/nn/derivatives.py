@@ -13,7 +13,8 @@ Mixed derivatives commute, so the letters are sorted into one cache key.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 

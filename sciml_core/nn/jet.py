@@ -19,9 +19,9 @@ Rules (n <= 4, derivative index in one direction, z the pre-activation):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from math import comb
-from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -46,18 +46,18 @@ class Jet:
     value: torch.Tensor
     derivs: dict[str, Derivs]
 
-    def map_derivs(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "Jet":
+    def map_derivs(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Jet:
         """Apply a linear map (matmul, slicing, scaling) to the value and every derivative."""
         return Jet(fn(self.value), {c: [None if d is None else fn(d) for d in ds] for c, ds in self.derivs.items()})
 
-    def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> "Jet":
+    def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> Jet:
         """``x W^T + b``: the bias enters the value only."""
         out = self.map_derivs(lambda v: v @ weight.T)
         if bias is not None:
             out.value = out.value + bias
         return out
 
-    def __add__(self, other: "Jet | float | torch.Tensor") -> "Jet":
+    def __add__(self, other: Jet | float | torch.Tensor) -> Jet:
         if not isinstance(other, Jet):
             return Jet(self.value + other, dict(self.derivs))
         keys = set(self.derivs) | set(other.derivs)
@@ -68,13 +68,13 @@ class Jet:
             derivs[c] = [_add(a[k] if k < len(a) else None, b[k] if k < len(b) else None) for k in range(n)]
         return Jet(self.value + other.value, derivs)
 
-    def __neg__(self) -> "Jet":
+    def __neg__(self) -> Jet:
         return self.map_derivs(lambda v: -v)
 
-    def __sub__(self, other: "Jet | float | torch.Tensor") -> "Jet":
+    def __sub__(self, other: Jet | float | torch.Tensor) -> Jet:
         return self + (-other)
 
-    def __mul__(self, other: "Jet | float | torch.Tensor") -> "Jet":
+    def __mul__(self, other: Jet | float | torch.Tensor) -> Jet:
         if not isinstance(other, Jet):
             return self.map_derivs(lambda v: v * other)
         derivs = {}
@@ -97,12 +97,12 @@ class Jet:
     __rmul__ = __mul__
     __radd__ = __add__
 
-    def apply(self, sigma: Sequence[torch.Tensor]) -> "Jet":
+    def apply(self, sigma: Sequence[torch.Tensor]) -> Jet:
         """Compose with an elementwise function given ``sigma = [s0, s1, ..., s_m]`` at the value."""
         derivs = {c: compose_derivatives(sigma, ds) for c, ds in self.derivs.items()}
         return Jet(sigma[0], derivs)
 
-    def narrow(self, start: int, length: int) -> "Jet":
+    def narrow(self, start: int, length: int) -> Jet:
         return self.map_derivs(lambda v: v.narrow(-1, start, length))
 
 

@@ -14,7 +14,8 @@ built from them give the derivative engine all pure partial derivatives up to 4t
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import nn

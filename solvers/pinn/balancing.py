@@ -9,8 +9,9 @@ so every term pulls on the parameters with the same strength; the weights carry 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 
