@@ -64,11 +64,13 @@ def run_deepxde(adam_steps: int, lbfgs_maxiter: int | None) -> dict[str, float]:
     model.compile("L-BFGS")
     model.train(verbose=0)
     wall = time.perf_counter() - start
+    lbfgs_iters = model.train_state.step - adam_steps
     grid = get_pde("burgers")().reference_grid()
     tt, xx = np.meshgrid(grid["t"], grid["x"], indexing="ij")
     pred = model.predict(np.stack([xx.ravel(), tt.ravel()], axis=1)).reshape(tt.shape)
     exact = get_pde("burgers")().exact_solution(**grid)["u"]
-    return {"steps_per_s": adam_steps / adam_s, "wall_s": wall, "rel_l2": rel_l2(pred, exact)}
+    return {"steps_per_s": adam_steps / adam_s, "wall_s": wall, "rel_l2": rel_l2(pred, exact), "adam_s": adam_s,
+            "lbfgs_s": wall - adam_s, "lbfgs_iters": lbfgs_iters}
 
 
 def run_ours_same_setup(adam_steps: int) -> float:
@@ -106,6 +108,7 @@ def main() -> None:
     results = {
         "deepxde_steps_per_s": dde["steps_per_s"], "ours_steps_per_s": ours_speed,
         "steps_ratio": ours_speed / dde["steps_per_s"], "deepxde_rel_l2": dde["rel_l2"], "deepxde_wall_s": dde["wall_s"],
+        "deepxde_adam_s": dde["adam_s"], "deepxde_lbfgs_s": dde["lbfgs_s"], "deepxde_lbfgs_iters": dde["lbfgs_iters"],
         "ours_rel_l2_equal_time": ours["rel_l2"], "ours_wall_s": ours["wall_s"], "ours_steps": ours["steps"],
         "threads": args.threads,
         "setup": {"deepxde": "FNN 2-20-20-20-1 tanh, 2540/80/160 Hammersley points, Adam 1e-3 x 15000 then L-BFGS",
