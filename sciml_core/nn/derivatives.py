@@ -63,7 +63,7 @@ class JetDerivatives(AutogradDerivatives):
         for f, j in self._jets.items():
             for c, ds in j.derivs.items():
                 for k, d in enumerate(ds, start=1):
-                    self._cache[f"{f}_{c * k}"] = torch.zeros_like(j.value) if d is None else d.expand_as(j.value)
+                    self._cache[f"{f}_{c * k}"] = d
 
     def __getitem__(self, name: str) -> torch.Tensor:
         field, letters = _key(name)

@@ -1,187 +1,233 @@
-"""Truncated Taylor jets: forward-mode derivatives of any order in one pass.
+"""Truncated Taylor jets: forward-mode derivatives of any order (<= 4) in one pass.
 
-A :class:`Jet` carries a value ``f`` (shape ``(n, k)``) and, per input direction ``c``, the
-pure partial derivatives ``[f_c, f_cc, ..., f_c^(m)]`` up to the order requested for ``c``
-(``None`` stands for an exactly-zero derivative, which keeps the first layer cheap).
-Networks push jets through their layers with the rules below, so a PINN residual needing
-``u_t, u_x, u_xx, u_xxxx`` costs one forward pass over ``1 + 1 + 4`` stacked tensors plus
-one reverse pass for the parameter gradient, instead of nested reverse-mode graphs.
+A :class:`Jet` stacks a value and its pure directional derivatives in *one* tensor
+``coeffs`` of shape ``(C, n, k)``: slot 0 is the value, then a block per derivative order.
+The :class:`JetLayout` orders the directions by decreasing order, so the directions that
+carry order ``m`` are a prefix of those carrying order ``m - 1``; every rule below is then a
+handful of broadcast tensor operations on whole blocks, whatever the number of directions.
+A PINN residual needing ``u_t, u_x, u_xx`` (or ``u_xxxx``) costs one forward pass over a
+``(4, n, k)`` (or ``(6, n, k)``) stack -- one matmul per linear layer -- plus one reverse pass
+for the parameter gradient, instead of nested reverse-mode graphs.  Linear maps, activations
+and products run as fused autograd nodes with hand-derived backward passes (:mod:`.jet_ops`).
 
-Rules (n <= 4, derivative index in one direction, z the pre-activation):
+Rules (derivative index in one direction, z the pre-activation, blocks Z_1..Z_4):
 
-* linear:   (W f + b)^(n) = W f^(n)
-* product:  (a b)^(n) = sum_k C(n, k) a^(k) b^(n-k)                     (Leibniz)
+* linear:   (W f + b)^(m) = W f^(m)                      (the bias enters the value only)
+* product:  (a b)^(m) = sum_j C(m, j) a^(j) b^(m-j)       (Leibniz)
 * sigma(z): Faa di Bruno with Bell polynomials,
   d1 = s1 z1,  d2 = s2 z1^2 + s1 z2,  d3 = s3 z1^3 + 3 s2 z1 z2 + s1 z3,
   d4 = s4 z1^4 + 6 s3 z1^2 z2 + s2 (3 z2^2 + 4 z1 z3) + s1 z4,
-  where s_k is the k-th derivative of sigma at z (:func:`activation_derivatives`).
+  where s_j is the j-th derivative of sigma at z (:func:`activation_derivatives`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from math import comb
+from functools import cached_property
 
 import torch
 
-Derivs = list["torch.Tensor | None"]
+from .jet_ops import activation_derivatives, add_to_value, faa_di_bruno, jet_activation, jet_linear, jet_product, \
+    split_blocks
+
 MAX_ORDER = 4
 
 
-def _add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
-    if a is None:
-        return b
-    return a if b is None else a + b
+@dataclass(frozen=True)
+class JetLayout:
+    """Which derivative sits in which slot: ``dims`` sorted by decreasing ``orders``.
+
+    Slot 0 is the value; the order-m block holds d^m/dc^m for the first ``counts[m-1]``
+    directions, in ``dims`` order.
+    """
+
+    dims: tuple[str, ...] = ()
+    orders: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, orders: Mapping[str, int]) -> JetLayout:
+        """The layout carrying ``orders[c]`` pure derivatives in each direction ``c``."""
+        for c, m in orders.items():
+            if m > MAX_ORDER:
+                raise ValueError(f"jets support derivatives up to order {MAX_ORDER}, asked for {m} in {c!r}")
+        kept = sorted(((c, m) for c, m in orders.items() if m > 0), key=lambda cm: -cm[1])
+        return cls(tuple(c for c, _ in kept), tuple(m for _, m in kept))
+
+    @cached_property
+    def max_order(self) -> int:
+        return max(self.orders, default=0)
+
+    @cached_property
+    def counts(self) -> tuple[int, ...]:
+        """``counts[m-1]``: how many directions carry order m."""
+        return tuple(sum(o >= m for o in self.orders) for m in range(1, self.max_order + 1))
+
+    @cached_property
+    def starts(self) -> tuple[int, ...]:
+        """First slot of each order block."""
+        out, slot = [], 1
+        for n in self.counts:
+            out.append(slot)
+            slot += n
+        return tuple(out)
+
+    @property
+    def size(self) -> int:
+        return 1 + sum(self.counts)
+
+    def order(self, c: str) -> int:
+        return self.orders[self.dims.index(c)] if c in self.dims else 0
+
+    def slot(self, c: str, m: int) -> int | None:
+        """Slot of d^m/dc^m, or None when the layout does not carry it."""
+        if not 1 <= m <= self.order(c):
+            return None
+        return self.starts[m - 1] + self.dims.index(c)
+
+    def union(self, other: JetLayout) -> JetLayout:
+        orders = {c: m for c, m in zip(self.dims, self.orders)}
+        for c, m in zip(other.dims, other.orders):
+            orders[c] = max(orders.get(c, 0), m)
+        return JetLayout.of(orders)
 
 
-def _mul(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
-    return None if a is None or b is None else a * b
-
-
-@dataclass
 class Jet:
-    """A value and its pure directional derivatives: ``derivs[c][k-1]`` is d^k f / dc^k."""
+    """A value and its pure directional derivatives stacked as ``coeffs`` ``(C, n, k)``."""
 
-    value: torch.Tensor
-    derivs: dict[str, Derivs]
+    __slots__ = ("coeffs", "layout")
 
-    def map_derivs(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Jet:
-        """Apply a linear map (matmul, slicing, scaling) to the value and every derivative."""
-        return Jet(fn(self.value), {c: [None if d is None else fn(d) for d in ds] for c, ds in self.derivs.items()})
+    def __init__(self, coeffs: torch.Tensor, layout: JetLayout) -> None:
+        if coeffs.shape[0] != layout.size:
+            raise ValueError(f"jet coefficients have {coeffs.shape[0]} slots, layout needs {layout.size}")
+        self.coeffs, self.layout = coeffs, layout
+
+    @classmethod
+    def from_parts(cls, value: torch.Tensor, derivs: Mapping[str, Sequence[torch.Tensor | None]],
+                   layout: JetLayout | None = None) -> Jet:
+        """Build a jet from ``derivs[c][m-1] = d^m f / dc^m`` (None: zero)."""
+        layout = layout or JetLayout.of({c: len(ds) for c, ds in derivs.items()})
+        slots = [value] + [torch.zeros_like(value)] * (layout.size - 1)
+        for c, ds in derivs.items():
+            for m, d in enumerate(ds, start=1):
+                s = layout.slot(c, m)
+                if d is not None and s is not None:
+                    slots[s] = d.expand_as(value)
+        return cls(torch.stack(slots), layout)
+
+    @classmethod
+    def constant(cls, value: torch.Tensor, layout: JetLayout) -> Jet:
+        return cls.from_parts(value, {}, layout)
+
+    # ---- reading ----------------------------------------------------------------------------
+    @property
+    def value(self) -> torch.Tensor:
+        return self.coeffs[0]
+
+    def derivative(self, c: str, m: int) -> torch.Tensor:
+        """d^m f / dc^m (zeros when the layout does not carry it)."""
+        s = self.layout.slot(c, m)
+        return torch.zeros_like(self.value) if s is None else self.coeffs[s]
+
+    @property
+    def derivs(self) -> dict[str, list[torch.Tensor]]:
+        """``derivs[c][m-1]`` = d^m f / dc^m for every carried direction."""
+        return {c: [self.derivative(c, m) for m in range(1, o + 1)] for c, o in zip(self.layout.dims, self.layout.orders)}
+
+    # ---- linear maps ------------------------------------------------------------------------
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Jet:
+        """Apply a map acting on the last axis (slicing, scaling, detach) to every slot."""
+        return Jet(fn(self.coeffs), self.layout)
 
     def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> Jet:
-        """``x W^T + b``: the bias enters the value only."""
-        out = self.map_derivs(lambda v: v @ weight.T)
-        if bias is not None:
-            out.value = out.value + bias
-        return out
+        """``x W^T + b`` on every slot as one matmul; the bias enters the value only."""
+        return Jet(jet_linear(self.coeffs, weight, bias), self.layout)
 
+    def narrow(self, start: int, length: int) -> Jet:
+        return Jet(self.coeffs.narrow(-1, start, length), self.layout)
+
+    def to_layout(self, layout: JetLayout) -> Jet:
+        """The same jet in a wider layout (zeros in the slots this one lacks)."""
+        if layout == self.layout:
+            return self
+        return Jet.from_parts(self.value, self.derivs, layout)
+
+    def _aligned(self, other: Jet) -> tuple[Jet, Jet]:
+        if other.layout == self.layout:
+            return self, other
+        layout = self.layout.union(other.layout)
+        return self.to_layout(layout), other.to_layout(layout)
+
+    # ---- arithmetic (plain tensors and numbers are constants: no derivatives) --------------
     def __add__(self, other: Jet | float | torch.Tensor) -> Jet:
-        if not isinstance(other, Jet):
-            return Jet(self.value + other, dict(self.derivs))
-        keys = set(self.derivs) | set(other.derivs)
-        derivs = {}
-        for c in keys:
-            a, b = self.derivs.get(c, []), other.derivs.get(c, [])
-            n = max(len(a), len(b))
-            derivs[c] = [_add(a[k] if k < len(a) else None, b[k] if k < len(b) else None) for k in range(n)]
-        return Jet(self.value + other.value, derivs)
+        if isinstance(other, Jet):
+            a, b = self._aligned(other)
+            return Jet(a.coeffs + b.coeffs, a.layout)
+        return Jet(add_to_value(self.coeffs, other), self.layout)
 
     def __neg__(self) -> Jet:
-        return self.map_derivs(lambda v: -v)
+        return Jet(-self.coeffs, self.layout)
 
     def __sub__(self, other: Jet | float | torch.Tensor) -> Jet:
+        if isinstance(other, Jet):
+            a, b = self._aligned(other)
+            return Jet(a.coeffs - b.coeffs, a.layout)
         return self + (-other)
+
+    def _directions(self) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
+        """The value and, per direction of the layout, its derivatives (one unbind of the stack)."""
+        slots = self.coeffs.unbind(0)
+        lay = self.layout
+        return slots[0], [[slots[lay.starts[m - 1] + i] for m in range(1, o + 1)] for i, o in enumerate(lay.orders)]
+
+    def _assemble(self, value: torch.Tensor, per_direction: list[list[torch.Tensor]]) -> Jet:
+        slots = [value]
+        for m, n in enumerate(self.layout.counts, start=1):
+            slots.extend(per_direction[i][m - 1] for i in range(n))
+        return Jet(torch.stack(slots) if len(slots) > 1 else value[None], self.layout)
 
     def __mul__(self, other: Jet | float | torch.Tensor) -> Jet:
         if not isinstance(other, Jet):
-            return self.map_derivs(lambda v: v * other)
-        derivs = {}
-        for c in set(self.derivs) | set(other.derivs):
-            a = [self.value, *self.derivs.get(c, [])]
-            b = [other.value, *other.derivs.get(c, [])]
-            n = max(len(a), len(b)) - 1
-            a += [None] * (n + 1 - len(a))
-            b += [None] * (n + 1 - len(b))
-            out: Derivs = []
-            for order in range(1, n + 1):
-                term = None
-                for k in range(order + 1):
-                    piece = _mul(a[k], b[order - k])
-                    term = _add(term, None if piece is None else comb(order, k) * piece if 0 < k < order else piece)
-                out.append(term)
-            derivs[c] = out
-        return Jet(self.value * other.value, derivs)
+            return Jet(self.coeffs * other, self.layout)
+        a, b = self._aligned(other)
+        return Jet(jet_product(a.coeffs, b.coeffs, a.layout.counts), a.layout)
 
     __rmul__ = __mul__
     __radd__ = __add__
 
-    def apply(self, sigma: Sequence[torch.Tensor]) -> Jet:
-        """Compose with an elementwise function given ``sigma = [s0, s1, ..., s_m]`` at the value."""
-        derivs = {c: compose_derivatives(sigma, ds) for c, ds in self.derivs.items()}
-        return Jet(sigma[0], derivs)
+    def activate(self, name: str) -> Jet:
+        """sigma(f) for a named activation (``tanh``, ``sin``, ``cos``) as one fused node."""
+        return Jet(jet_activation(self.coeffs, self.layout.counts, name), self.layout)
 
-    def narrow(self, start: int, length: int) -> Jet:
-        return self.map_derivs(lambda v: v.narrow(-1, start, length))
+    def apply(self, sigma: Sequence[torch.Tensor]) -> Jet:
+        """Compose with an elementwise function given ``sigma = [s0, s1, ..., s_m]`` at the value
+        (m >= the layout's highest order), by Faa di Bruno (module docstring)."""
+        counts = self.layout.counts
+        if not counts:
+            return Jet(sigma[0][None], self.layout)
+        blocks = split_blocks(self.coeffs, counts)
+        return Jet(torch.cat([sigma[0][None], *faa_di_bruno(sigma, blocks, counts)]), self.layout)
 
 
 def cat(jets: Sequence[Jet]) -> Jet:
     """Concatenate jets along the feature axis (zeros fill missing derivatives)."""
-    keys = sorted({c for j in jets for c in j.derivs})
-    derivs: dict[str, Derivs] = {}
-    for c in keys:
-        n = max(len(j.derivs.get(c, [])) for j in jets)
-        derivs[c] = []
-        for k in range(n):
-            parts = [j.derivs.get(c, [])[k] if k < len(j.derivs.get(c, [])) else None for j in jets]
-            if all(p is None for p in parts):
-                derivs[c].append(None)
-            else:
-                derivs[c].append(torch.cat([torch.zeros_like(j.value) if p is None else p.expand_as(j.value)
-                                            for p, j in zip(parts, jets)], dim=-1))
-    return Jet(torch.cat([j.value for j in jets], dim=-1), derivs)
-
-
-def compose_derivatives(sigma: Sequence[torch.Tensor], z: Derivs) -> Derivs:
-    """Faa di Bruno for orders 1..len(z) (<= 4); ``sigma[k]`` is the k-th derivative at z0."""
-    n = len(z)
-    if n > MAX_ORDER:
-        raise ValueError(f"jets support derivatives up to order {MAX_ORDER}, asked for {n}")
-    z1, z2, z3, z4 = (list(z) + [None] * 4)[:4]
-    s = list(sigma) + [None] * (5 - len(sigma))
-    out: Derivs = []
-    if n >= 1:
-        out.append(_mul(s[1], z1))
-    if n >= 2:
-        out.append(_add(_mul(s[2], _mul(z1, z1)), _mul(s[1], z2)))
-    if n >= 3:
-        t3 = _mul(s[3], _mul(z1, _mul(z1, z1)))
-        m = _mul(z1, z2)
-        out.append(_add(_add(t3, None if m is None else 3 * s[2] * m), _mul(s[1], z3)))
-    if n >= 4:
-        z1sq = _mul(z1, z1)
-        t4 = _mul(s[4], _mul(z1sq, z1sq))
-        m6 = _mul(z1sq, z2)
-        inner = _add(None if z2 is None else 3 * z2 * z2, None if _mul(z1, z3) is None else 4 * z1 * z3)
-        out.append(_add(_add(_add(t4, None if m6 is None else 6 * s[3] * m6), _mul(s[2], inner)), _mul(s[1], z4)))
-    return out
-
-
-def activation_derivatives(name: str, z: torch.Tensor, order: int) -> list[torch.Tensor]:
-    """``[sigma(z), sigma'(z), ..., sigma^(order)(z)]`` for ``tanh``, ``sin``, ``cos``."""
-    if name == "tanh":
-        s = torch.tanh(z)
-        if order == 0:
-            return [s]
-        s1 = 1 - s * s
-        out = [s, s1]
-        if order >= 2:
-            out.append(-2 * s * s1)
-        if order >= 3:
-            out.append(-2 * s1 * (1 - 3 * s * s))
-        if order >= 4:
-            out.append(8 * s * s1 * (2 - 3 * s * s))
-        return out
-    if name in ("sin", "cos"):
-        sin, cos = torch.sin(z), torch.cos(z)
-        cycle = [sin, cos, -sin, -cos] if name == "sin" else [cos, -sin, -cos, sin]
-        return [cycle[k % 4] for k in range(order + 1)]
-    raise ValueError(f"no jet rule for activation {name!r} (jets support tanh, sin)")
+    layout = jets[0].layout
+    for j in jets[1:]:
+        layout = layout.union(j.layout)
+    return Jet(torch.cat([j.to_layout(layout).coeffs for j in jets], dim=-1), layout)
 
 
 def max_order(jet: Jet) -> int:
-    return max((len(ds) for ds in jet.derivs.values()), default=0)
+    return jet.layout.max_order
 
 
 def input_jet(coords: Mapping[str, torch.Tensor], dims: Sequence[str], orders: Mapping[str, int]) -> Jet:
     """The jet of the stacked inputs ``[coords[d] for d in dims]``: unit first derivatives."""
     value = torch.cat([coords[d] for d in dims], dim=-1)
-    derivs: dict[str, Derivs] = {}
-    for c, m in orders.items():
-        if m < 1:
-            continue
-        unit = torch.zeros(1, len(dims), dtype=value.dtype, device=value.device)
-        unit[0, dims.index(c)] = 1.0
-        derivs[c] = [unit] + [None] * (m - 1)
-    return Jet(value, derivs)
+    layout = JetLayout.of({c: m for c, m in orders.items() if c in dims})
+    if layout.size == 1:
+        return Jet(value[None], layout)
+    units = torch.zeros(layout.size - 1, 1, len(dims), dtype=value.dtype, device=value.device)
+    for c in layout.dims:
+        units[layout.slot(c, 1) - 1, 0, list(dims).index(c)] = 1.0
+    return Jet(torch.cat([value[None], units.expand(-1, value.shape[0], -1)]), layout)

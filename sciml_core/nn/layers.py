@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .jet import Jet, activation_derivatives, cat, max_order
+from .jet import Jet, cat
 
 Activation = Literal["tanh", "sin", "gelu", "silu"]
 JET_ACTIVATIONS = ("tanh", "sin")
@@ -38,7 +38,7 @@ class Act(nn.Module):
         return self.fn(x)
 
     def jet(self, j: Jet) -> Jet:
-        return j.apply(activation_derivatives(self.name, j.value, max_order(j)))
+        return j.activate(self.name)
 
 
 class Dense(nn.Module):
@@ -83,8 +83,7 @@ class FourierFeatures(nn.Module):
 
     def jet(self, j: Jet) -> Jet:
         z = j.linear(self.B, None)
-        m = max_order(z)
-        return cat([z.apply(activation_derivatives("cos", z.value, m)), z.apply(activation_derivatives("sin", z.value, m))])
+        return cat([z.activate("cos"), z.activate("sin")])
 
 
 class PeriodicEmbedding(nn.Module):
@@ -107,7 +106,5 @@ class PeriodicEmbedding(nn.Module):
 
     def jet(self, j: Jet) -> Jet:
         z = j.linear(self.freqs, None)
-        m = max_order(z)
         kept = [j.narrow(i, 1) for i in self.keep]
-        return cat([*kept, z.apply(activation_derivatives("cos", z.value, m)),
-                    z.apply(activation_derivatives("sin", z.value, m))])
+        return cat([*kept, z.activate("cos"), z.activate("sin")])

@@ -32,7 +32,7 @@ def end_state(previous: FieldNetwork) -> InitialFn:
         t = torch.full_like(first, previous.t_range[1])
         with torch.no_grad():
             jets = previous.jet({"t": t, **coords}, orders)
-        jets = {f: j.map_derivs(torch.Tensor.detach) for f, j in jets.items()}
+        jets = {f: j.map(torch.Tensor.detach) for f, j in jets.items()}
         cache.update(coords=first, key=key, jets=jets)
         return jets
 

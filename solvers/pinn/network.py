@@ -92,7 +92,7 @@ def pde_initial_jets(pde: PDE) -> InitialFn:
                         (current,) = torch.autograd.grad(current, xs[d], torch.ones_like(current), create_graph=True)
                         ds.append(current.detach())
                     derivs[d] = ds
-                jets[f] = Jet(attached[f], derivs)
+                jets[f] = Jet.from_parts(attached[f], derivs)
         return jets
 
     return initial
@@ -164,9 +164,9 @@ class FieldNetwork(nn.Module):
         """exp(-lambda (t - t_start)) as a jet (None when lambda = 0)."""
         if not self.decay:
             return None
-        t = j.narrow(0, 1)
-        e = torch.exp(-self.decay * (t.value - self.t_range[0]))
-        return t.apply([e * (-self.decay) ** k for k in range(len(t.derivs.get("t", [])) + 1)])
+        e = torch.exp(-self.decay * (j.value[:, :1] - self.t_range[0]))
+        order = j.layout.order("t")
+        return Jet.from_parts(e, {"t": [e * (-self.decay) ** k for k in range(1, order + 1)]}, j.layout)
 
     def _raw(self, j: Jet) -> Jet:
         scale, shift = self._scale()
