@@ -115,8 +115,12 @@ class Trainer:
     # ---- optimisers -----------------------------------------------------------------------
     def _make_adam(self) -> None:
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        # The fused implementation (one kernel for every parameter; CPU support since torch 2.4)
+        # is 3-4x faster than the per-tensor loop, which matters for small PINNs.
+        fused = all(p.dtype in (torch.float32, torch.float64) for p in params) and torch.__version__ >= "2.4"
         self.optimizer: torch.optim.Optimizer = cls(
-            self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay
+            params, lr=self.config.lr, weight_decay=self.config.weight_decay, fused=fused or None
         )
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, _schedule(self.config)

@@ -117,6 +117,26 @@ class PINNObjective:
         self.initial_points["t"] = torch.full_like(self.initial_points[spatial[0]], self.time_range()[0])
         bc = sample_unit(cfg.n_boundary, len(self.dims), cfg.method, self.seed, 3 * index + 2)
         self.boundary_points = self._to_domain(bc, self.dims)
+        self._build_soft_terms()
+
+    def _build_soft_terms(self) -> None:
+        """Points and targets of the soft initial and Dirichlet terms (one group per face), so
+        that every step evaluates them in a single forward pass."""
+        dom, groups = self.domain, []
+        if not self.network.hard_initial:
+            spatial = {d: self.initial_points[d] for d in dom.dims}
+            target = {f: j.value.detach() for f, j in self.network.initial_fn(spatial, {}).items()}
+            groups.append(("initial", self.initial_points, target))
+        if not self.network.hard_boundary:
+            for dim in (d for d in dom.dims if d not in dom.periodic):
+                for value in dom.bounds[dim]:
+                    coords = dict(self.boundary_points)
+                    coords[dim] = torch.full_like(coords["t"], value)
+                    target = self.pde.boundary_value(coords["t"], **{d: coords[d] for d in dom.dims})
+                    groups.append(("boundary", coords, {f: torch.as_tensor(target[f], dtype=self.dtype,
+                                                                              device=self.device) for f in self.pde.fields}))
+        self._soft_groups = [(name, len(coords["t"]), target) for name, coords, target in groups]
+        self._soft_points = {d: torch.cat([c[d] for _, c, _ in groups]) for d in self.dims} if groups else None
 
     # ---- loss terms -------------------------------------------------------------------------
     def derivatives(self, coords: dict[str, torch.Tensor]) -> AutogradDerivatives:
@@ -129,37 +149,31 @@ class PINNObjective:
         """Mean squared residual (variants reweight it, e.g. causal training)."""
         return sum(r.pow(2).mean() for r in residuals.values()), {}
 
-    def initial_loss(self) -> torch.Tensor | None:
-        if self.network.hard_initial:
-            return None
-        pred = self.network(self.initial_points)
-        spatial = {d: self.initial_points[d] for d in self.domain.dims}
-        target = self.network.initial_fn(spatial, {})
-        return sum((pred[f] - target[f].value.detach()).pow(2).mean() for f in self.pde.fields)
-
-    def boundary_loss(self) -> torch.Tensor | None:
-        """Dirichlet misfit on walls; value and slope matching on periodic dims lacking an embedding."""
-        dom, terms = self.domain, []
-        embedded = self.config.model.periodic_modes > 0
-        for dim in dom.dims:
-            periodic = dim in dom.periodic
-            if (periodic and embedded) or (not periodic and self.network.hard_boundary):
-                continue
+    def soft_losses(self) -> dict[str, torch.Tensor]:
+        """Soft initial misfit and Dirichlet misfit (a mean square per face, summed), and value and
+        slope matching on periodic dims that lack an exact periodic embedding."""
+        terms: dict[str, torch.Tensor] = {}
+        if self._soft_points is not None:
+            pred, start = self.network(self._soft_points), 0
+            for name, n, target in self._soft_groups:
+                for f in self.pde.fields:
+                    misfit = (pred[f][start : start + n] - target[f]).pow(2).mean()
+                    terms[name] = terms[name] + misfit if name in terms else misfit
+                start += n
+        if self.config.model.periodic_modes > 0:
+            return terms
+        for dim in self.domain.periodic:
             faces = []
-            for value in dom.bounds[dim]:
+            for value in self.domain.bounds[dim]:
                 coords = dict(self.boundary_points)
                 coords[dim] = torch.full_like(coords["t"], value)
                 faces.append(coords)
-            if periodic:
-                d_lo, d_hi = (AutogradDerivatives(self.network, c) for c in faces)
-                for f in self.pde.fields:
-                    terms += [(d_lo[f] - d_hi[f]).pow(2).mean(), (d_lo[f"{f}_{dim}"] - d_hi[f"{f}_{dim}"]).pow(2).mean()]
-            else:
-                for coords in faces:
-                    pred = self.network(coords)
-                    target = self.pde.boundary_value(coords["t"], **{d: coords[d] for d in dom.dims})
-                    terms += [(pred[f] - target[f]).pow(2).mean() for f in self.pde.fields]
-        return sum(terms) if terms else None
+            d_lo, d_hi = (AutogradDerivatives(self.network, c) for c in faces)
+            for f in self.pde.fields:
+                for name in (f, f"{f}_{dim}"):
+                    misfit = (d_lo[name] - d_hi[name]).pow(2).mean()
+                    terms["boundary"] = terms["boundary"] + misfit if "boundary" in terms else misfit
+        return terms
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         every = self.config.sampling.resample_every
@@ -170,8 +184,7 @@ class PINNObjective:
         if self.config.sampling.adaptive == "r3":
             self._last_sq = sum(r.detach().pow(2) for r in residuals.values()).reshape(-1).cpu().numpy()
         loss_r, logs = self.residual_loss(residuals, self.residual_points, step)
-        terms = {"residual": loss_r, "initial": self.initial_loss(), "boundary": self.boundary_loss()}
-        terms = {k: v for k, v in terms.items() if v is not None}
+        terms = {"residual": loss_r, **self.soft_losses()}
         if torch.is_grad_enabled():
             self.balancer.update(terms, [p for p in self.network.parameters() if p.requires_grad], step)
         total = sum(self.balancer.weights[k] * v for k, v in terms.items())
