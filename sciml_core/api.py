@@ -18,13 +18,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 
 from .config import build_config, deep_merge, dumps_toml, parse_overrides, read_toml, to_dict
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import CheckpointError, ConfigError
-from .metrics import rel_l2
+from .metrics import solution_rel_l2
 from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
 from .run import RunDirectory
@@ -64,15 +63,6 @@ def _version() -> str:
     from . import __version__
 
     return __version__
-
-
-def _reference_error(solution: Any) -> float | None:
-    fields = [n for n in solution.data_vars if f"{n}_ref" in solution.data_vars]
-    if not fields:
-        return None
-    pred = np.concatenate([np.asarray(solution[f]).ravel() for f in fields])
-    ref = np.concatenate([np.asarray(solution[f"{f}_ref"]).ravel() for f in fields])
-    return rel_l2(pred, ref)
 
 
 def solve(
@@ -156,7 +146,7 @@ def solve(
                            "solver_config": json.dumps(to_dict(cfg)), "seed": seed, "sciml_version": _version()})
     metrics = {
         "pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default",
-        "rel_l2": _reference_error(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
+        "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
         "seed": seed, "status": output.status, **output.metrics,
     }

@@ -11,6 +11,17 @@ from typing import Any
 import numpy as np
 
 
+def solution_rel_l2(solution: Any) -> float | None:
+    """rel L2 over every field of a solution dataset that has a ``<field>_ref`` beside it
+    (all such fields concatenated), or None when none has."""
+    fields = [n for n in solution.data_vars if f"{n}_ref" in solution.data_vars]
+    if not fields:
+        return None
+    pred = np.concatenate([np.asarray(solution[f]).ravel() for f in fields])
+    ref = np.concatenate([np.asarray(solution[f"{f}_ref"]).ravel() for f in fields])
+    return rel_l2(pred, ref)
+
+
 def rel_l2(prediction: Any, reference: Any) -> float:
     """Relative L2 error ||prediction - reference|| / ||reference|| over all entries."""
     pred = np.asarray(prediction, dtype=np.float64)

@@ -67,7 +67,8 @@ def plot_solution(solution: Any, plots: Path) -> list[Path]:
 
 
 def plot_history(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """``loss.png``: the total loss and every logged ``loss_*`` term against the step."""
+    """``loss.png``: the total loss, every logged ``loss_*`` term and, where logged, the
+    validation error ``rel_l2`` against the step."""
     if not history:
         return None
     steps = np.array([row["step"] for row in history])
@@ -76,6 +77,9 @@ def plot_history(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
     for key in keys:
         values = np.array([row.get(key, np.nan) for row in history], dtype=float)
         ax.semilogy(steps, values, label=key, lw=1.5 if key == "loss" else 1.0)
+    checked = [(row["step"], row["rel_l2"]) for row in history if row.get("rel_l2") is not None]
+    if checked:
+        ax.semilogy(*zip(*checked), "k.-", label="rel L2 vs reference", lw=1.0)
     switch = next((row["step"] for row in history if row.get("phase") == "lbfgs"), None)
     if switch is not None:
         ax.axvline(switch, color="gray", ls="--", lw=0.8, label="L-BFGS starts")

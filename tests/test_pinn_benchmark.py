@@ -23,3 +23,13 @@ def test_pinn_vs_deepxde_quick_writes_all_keys() -> None:
                 "ours_rel_l2_equal_time"):
         assert results[key] > 0, key
     assert results["quick"] is True
+
+
+def test_derivative_engine_benchmark_quick_times_every_engine() -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pinn_derivative_engines.py"), "--quick"], check=True,
+                   capture_output=True, env=env, cwd=ROOT, timeout=300)
+    results = json.loads((ROOT / "benchmarks" / "results" / "pinn_derivative_engines.quick.json").read_text())
+    (problem,) = results["problems"].values()
+    for key in ("jet-kernels_ms", "jet-tensor_ms", "reverse_ms", "speedup_vs_reverse"):
+        assert problem[key] > 0, key

@@ -68,7 +68,8 @@ class Objective(Protocol):
 
 
 Callback = Callable[["Trainer", int, dict[str, Any]], "bool | None"]
-"""Called after every step with (trainer, step, logs); returning True stops training."""
+"""Called after every step with (trainer, step, logs), before the step is logged (entries a
+callback adds to ``logs`` reach history.jsonl); returning True stops training."""
 
 
 @dataclass
@@ -253,6 +254,7 @@ class Trainer:
                 loss_value, logs = self._adam_step() if self.phase == "adam" else self._lbfgs_step()
                 self.step += 1
                 bar.update(1)
+                stop = any([cb(self, self.step, logs) for cb in self.callbacks])  # callbacks may add to logs
                 if self.step % cfg.log_every == 0 or self.step == total:
                     row = {"step": self.step, "phase": self.phase, "loss": loss_value, "lr": lr,
                            "wall_s": round(self.elapsed, 4), **logs}
@@ -260,7 +262,6 @@ class Trainer:
                     if history is not None:
                         history.write(json.dumps(row, default=json_default) + "\n")
                         history.flush()
-                stop = any(cb(self, self.step, logs) for cb in self.callbacks)
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.save()
                 if stop:

@@ -24,6 +24,7 @@ import torch
 import xarray as xr
 
 from sciml_core.errors import ConfigError
+from sciml_core.metrics import solution_rel_l2
 from sciml_core.nn import AutogradDerivatives, JetDerivatives, required_orders
 from sciml_core.pdes.base import PDE
 from sciml_core.solver import Solver, SolverOutput
@@ -47,7 +48,9 @@ class LossWeights:
 class PINNConfig:
     """``derivatives``: ``jet`` (forward-mode Taylor jets, default) or ``autograd`` (reverse mode);
     ``threads``: torch intra-op threads while training (0: leave torch's setting; small PINNs
-    run fastest on one thread)."""
+    run fastest on one thread); ``eval_every``: every so many steps, the rel L2 error against
+    the reference goes to history.jsonl as ``rel_l2`` (0: off), the learning curve that
+    ``plots/loss.png`` then shows."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     constraints: ConstraintsConfig = field(default_factory=ConstraintsConfig)
@@ -57,10 +60,11 @@ class PINNConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     derivatives: Literal["jet", "autograd"] = "jet"
     threads: int = 0
+    eval_every: int = 0
 
     def validate(self) -> None:
-        if self.threads < 0:
-            raise ConfigError(f"threads must be >= 0, got {self.threads}")
+        if self.threads < 0 or self.eval_every < 0:
+            raise ConfigError(f"threads and eval_every must be >= 0, got {self.threads}, {self.eval_every}")
         if self.derivatives == "jet" and self.model.activation not in ("tanh", "sin"):
             raise ConfigError(f"derivatives = 'jet' supports model.activation tanh or sin, got {self.model.activation!r}")
 
@@ -226,7 +230,20 @@ class PINNSolver(Solver):
         return self.objective_class(self.pde, network, self.config, ctx.device, ctx.dtype, ctx.seed)
 
     def callbacks(self, objective: PINNObjective) -> list[Callback]:
-        return []
+        """Training callbacks; the base logs the validation error every ``eval_every`` steps."""
+        every = self.config.eval_every
+        if not every:
+            return []
+
+        def validate(trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
+            if step % every == 0:
+                logs["rel_l2"] = self.validation_error(trainer.model)
+
+        return [validate]
+
+    def validation_error(self, network: torch.nn.Module) -> float | None:
+        """rel L2 of ``network`` against the reference on the reference's grid (None without one)."""
+        return solution_rel_l2(self.evaluate(network))
 
     def after_training(self, objective: PINNObjective, result: TrainResult) -> dict[str, Any]:
         """Variant hook (extra plots, metrics); returns metrics to add."""

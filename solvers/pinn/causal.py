@@ -152,7 +152,7 @@ class CausalPINN(PINNSolver):
         return MarchingNetwork(self.pde, cfg.model, cfg.constraints, cfg.causal.windows)
 
     def callbacks(self, objective: CausalObjective) -> list[Callback]:  # type: ignore[override]
-        return [lambda trainer, step, logs: objective.finished]
+        return [*super().callbacks(objective), lambda trainer, step, logs: objective.finished]
 
     def after_training(self, objective: CausalObjective, result: TrainResult) -> dict[str, Any]:  # type: ignore[override]
         if self.context.run is not None:
@@ -183,6 +183,9 @@ CausalPINN.presets = {
 }
 #: Per-PDE refinements of the presets (merged over ``presets`` by ``sciml_core.solve``).
 CausalPINN.pde_presets = {
+    "allen-cahn": {"default": {"model": {"factorize": True},
+                               "train": {"adam_steps": 30000, "schedule": "exponential", "decay_rate": 0.9,
+                                         "decay_steps": 2000}}},
     "burgers": {"default": {"model": {"width": 32, "depth": 4}, "sampling": {"n_residual": 8192, "method": "sobol"},
                             "causal": {"n_chunks": 16, "eps_schedule": [1.0, 10.0, 100.0]},
                             "train": {"adam_steps": 1000, "lbfgs_steps": 700, "lbfgs_history": 100,
