@@ -28,8 +28,7 @@ from functools import cached_property
 
 import torch
 
-from .jet_ops import activation_derivatives, add_to_value, faa_di_bruno, jet_activation, jet_linear, jet_product, \
-    split_blocks
+from .jet_ops import add_to_value, faa_di_bruno, jet_activation, jet_linear, jet_product, split_blocks
 
 MAX_ORDER = 4
 
