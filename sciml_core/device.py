@@ -36,3 +36,25 @@ def resolve_dtype(name: str | torch.dtype) -> torch.dtype:
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")
+
+
+def keep_freed_cpu_memory(limit_bytes: int = 1 << 28) -> bool:
+    """Let glibc reuse freed blocks up to ``limit_bytes`` instead of returning them to the OS.
+
+    A CPU training step allocates and frees the same multi-megabyte temporaries every step.
+    By default glibc serves such blocks by ``mmap`` and unmaps them on free, so every step
+    pays a page fault per fresh 4 KiB page: 20 % of a causal-PINN Burgers step (8192 points)
+    on our 2-core machine.  Raising the mmap and trim thresholds keeps those pages mapped.
+    Process-wide and idempotent; returns False where it does not apply (not glibc).
+    """
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, limit_bytes)) and bool(libc.mallopt(m_trim_threshold, 2 * limit_bytes))

@@ -20,6 +20,7 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ..device import keep_freed_cpu_memory
 from ..errors import ConfigError, DivergenceError
 from ..run import json_default
 from ..solver import RunContext
@@ -239,6 +240,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Train until ``adam_steps + lbfgs_steps`` steps, the budget, or a callback stops it."""
         cfg, run = self.config, self.context.run
+        if self.context.device.type == "cpu":
+            keep_freed_cpu_memory()
         if self.context.resume:
             self.resume()
         total = cfg.adam_steps + cfg.lbfgs_steps

@@ -192,7 +192,7 @@ CausalPINN.pde_presets = {
                              "weights": {"initial": 100.0}}},
     "burgers": {"default": {"model": {"width": 32, "depth": 4}, "sampling": {"n_residual": 8192, "method": "sobol"},
                             "causal": {"n_chunks": 16, "eps_schedule": [1.0, 10.0, 100.0]},
-                            "train": {"adam_steps": 1000, "lbfgs_steps": 700, "lbfgs_history": 100,
+                            "train": {"adam_steps": 500, "lbfgs_steps": 1000, "lbfgs_history": 100,
                                       "log_every": 20}}},
     "kuramoto-sivashinsky": {
         "default": {"model": {"width": 64, "depth": 3}, "causal": {"windows": 4},
