@@ -4,7 +4,10 @@
 
 The same as ``sciml solve allen-cahn --solver causal-pinn --preset PRESET --out DIR``; the
 presets are listed in ``solvers/pinn/causal.py`` and documented in ``docs/pinn.md``.
-paper = tanh MLP 4 x 128 on the periodic embedding with 10 modes, 2048 points/step, eps = 100, 300k Adam steps (lr 1e-3 x 0.9 every 5000): a GPU run.
+default = modified MLP 4 x 64 with random weight factorisation on [t, cos(pi x), sin(pi x)], exact IC, 2048 random points/step,
+32 causal chunks, eps 1e-2 -> 100, 30000 Adam steps (lr 1e-3 x 0.9 every 2000): rel L2 5.4e-3 in 766 s on a 2-core CPU.
+paper = tanh MLP 4 x 128 on the periodic embedding with 10 modes, IC in the loss with weight 100, 2048 points/step,
+eps = 100, 300k Adam steps (lr 1e-3 x 0.9 every 5000): a GPU run.
 """
 
 from solvers.pinn.recipe import main

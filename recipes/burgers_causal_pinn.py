@@ -4,7 +4,9 @@
 
 The same as ``sciml solve burgers --solver causal-pinn --preset PRESET --out DIR``; the
 presets are listed in ``solvers/pinn/causal.py`` and documented in ``docs/pinn.md``.
-paper = the network and iterations of the causal-PINN paper's setup scaled for a GPU.
+default = modified MLP 4 x 32, exact IC and Dirichlet walls, 8192 Sobol points resampled every Adam step, 16 causal
+chunks, Adam 500 then L-BFGS 1000: rel L2 8.0e-4 in 109 s on a 2-core CPU.
+paper = modified MLP 4 x 128 with 300k Adam steps (the causal-PINN paper's scale): a GPU run.
 """
 
 from solvers.pinn.recipe import main

@@ -99,6 +99,12 @@ def test_mixed_derivative_falls_back_to_reverse_mode() -> None:
     jets = JetDerivatives(lambda c, o: {"u": net.jet(input_jet(c, ["t", "x"], o))}, coords, {"t": 1, "x": 1})
     reverse = AutogradDerivatives(lambda c: {"u": net(torch.cat([c["t"], c["x"]], -1))}, coords)
     torch.testing.assert_close(jets["u_tx"], reverse["u_xt"])
+    # the parameter gradient through the mixed derivative (a second reverse pass over the jet)
+    params = [p for name, p in net.named_parameters() if name != "out.bias"]  # the output bias drops out of u_x
+    grads_jet = torch.autograd.grad((jets["u_tx"] * jets["u_x"]).pow(2).mean(), params)
+    grads_rev = torch.autograd.grad((reverse["u_xt"] * reverse["u_x"]).pow(2).mean(), params)
+    for gj, gr in zip(grads_jet, grads_rev):
+        torch.testing.assert_close(gj, gr, rtol=1e-9, atol=1e-12)
 
 
 def test_required_orders_reads_the_residual() -> None:

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from .jet_ops import twice_differentiable
+
 
 def _key(name: str) -> tuple[str, str]:
     field, _, letters = name.partition("_")
@@ -58,7 +60,11 @@ class JetDerivatives(AutogradDerivatives):
     def __init__(self, jet_fn: Callable[[Mapping[str, torch.Tensor], Mapping[str, int]], Mapping[str, Any]],
                  coords: Mapping[str, torch.Tensor], orders: Mapping[str, int]) -> None:
         self.coords = dict(coords)
-        self._jets = jet_fn(self.coords, orders)
+        if any(c.requires_grad for c in self.coords.values()):  # reverse mode will differentiate the jets
+            with twice_differentiable():
+                self._jets = jet_fn(self.coords, orders)
+        else:
+            self._jets = jet_fn(self.coords, orders)
         self._cache = {f: j.value for f, j in self._jets.items()}
         for f, j in self._jets.items():
             for c, ds in j.derivs.items():

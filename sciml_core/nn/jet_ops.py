@@ -23,7 +23,8 @@ shape ``(counts[m-1], n, k)`` and the directions of a higher order are a prefix 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from math import comb
 from typing import Any
 
@@ -32,6 +33,21 @@ import torch
 from . import jet_kernels
 
 Blocks = list[torch.Tensor]
+
+_PLAIN_AUTOGRAD = False
+
+
+@contextmanager
+def twice_differentiable() -> Iterator[None]:
+    """Within this block the jet rules run as plain tensor operations recorded by autograd, so
+    their results can be differentiated again (the fused nodes are once-differentiable).  The
+    derivative engine enters it when reverse mode must differentiate a jet (mixed derivatives)."""
+    global _PLAIN_AUTOGRAD
+    previous, _PLAIN_AUTOGRAD = _PLAIN_AUTOGRAD, True
+    try:
+        yield
+    finally:
+        _PLAIN_AUTOGRAD = previous
 
 
 def split_blocks(coeffs: torch.Tensor, counts: Sequence[int]) -> Blocks:
@@ -145,6 +161,10 @@ class _Activation(torch.autograd.Function):
 
 def jet_activation(coeffs: torch.Tensor, counts: tuple[int, ...], name: str) -> torch.Tensor:
     """sigma(Z) on stacked coefficients ``(C, n, k)`` (``tanh``, ``sin`` or ``cos``)."""
+    if _PLAIN_AUTOGRAD or not counts:
+        sigma = activation_derivatives(name, coeffs[0], len(counts))
+        return torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)]) if counts \
+            else sigma[0][None]
     return _Activation.apply(coeffs, name, counts)
 
 
@@ -210,6 +230,8 @@ def jet_product(a: torch.Tensor, b: torch.Tensor, counts: tuple[int, ...]) -> to
     """The jet of a product, on stacked coefficients of equal layout ``(C, n, k)``."""
     if not counts:
         return a * b
+    if _PLAIN_AUTOGRAD:
+        return torch.cat(leibniz(split_blocks(a, counts), split_blocks(b, counts), counts))
     return _Product.apply(a, b, counts)
 
 
@@ -239,6 +261,11 @@ class _Linear(torch.autograd.Function):
 
 def jet_linear(coeffs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``Z W^T + b`` on stacked coefficients ``(C, n, k)``: one matmul, the bias on the value only."""
+    if coeffs.shape[0] == 1:
+        return torch.nn.functional.linear(coeffs, weight, bias)
+    if _PLAIN_AUTOGRAD:
+        out = coeffs @ weight.T
+        return out if bias is None else torch.cat([out[:1] + bias, out[1:]])
     return _Linear.apply(coeffs, weight, bias)
 
 
@@ -259,6 +286,8 @@ class _AddToValue(torch.autograd.Function):
 
 def add_to_value(coeffs: torch.Tensor, addend: torch.Tensor | float) -> torch.Tensor:
     """``coeffs`` with ``addend`` (a constant: no derivatives) added to the value slot."""
+    if coeffs.shape[0] == 1 or _PLAIN_AUTOGRAD:
+        return torch.cat([coeffs[:1] + addend, coeffs[1:]]) if coeffs.shape[0] > 1 else coeffs + addend
     if not isinstance(addend, torch.Tensor):
         addend = torch.tensor(addend, dtype=coeffs.dtype, device=coeffs.device)
     return _AddToValue.apply(coeffs, addend)

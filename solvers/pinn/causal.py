@@ -195,8 +195,9 @@ CausalPINN.pde_presets = {
                             "train": {"adam_steps": 500, "lbfgs_steps": 1000, "lbfgs_history": 100,
                                       "log_every": 20}}},
     "kuramoto-sivashinsky": {
-        "default": {"model": {"width": 64, "depth": 3}, "causal": {"windows": 4},
-                    "train": {"adam_steps": 6000, "log_every": 50}},
+        "default": {"model": {"width": 64, "depth": 3, "factorize": True}, "causal": {"windows": 10},
+                    "train": {"adam_steps": 20000, "schedule": "exponential", "decay_rate": 0.9, "decay_steps": 2000,
+                              "log_every": 50}},
         "paper": {"model": {"width": 256, "depth": 3, "fourier_features": 0, "periodic_modes": 10},
                   "causal": {"windows": 10, "eps_schedule": [1e-2, 1e-1, 1.0, 10.0, 100.0]},
                   "train": {"adam_steps": 200000, "schedule": "exponential", "decay_steps": 5000}}},
