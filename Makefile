@@ -33,6 +33,7 @@ test: setup
 bench: setup
 	$(BIN)/python benchmarks/reaction_diffusion_vs_solve_ivp.py
 	$(BIN)/python benchmarks/pinn_vs_deepxde.py
+	$(BIN)/python benchmarks/pinn_derivative_engines.py
 	$(BIN)/python benchmarks/data_loader_throughput.py
 	$(BIN)/python benchmarks/generation_scaling.py
 
