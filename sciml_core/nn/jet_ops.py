@@ -141,22 +141,9 @@ class _Activation(torch.autograd.Function):
             sigma = tanh_derivatives(saved, order + 1)
         else:
             sigma = activation_derivatives(ctx.name, saved, order + 1)
-        shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these
-        blocks, g = split_blocks(coeffs, counts), split_blocks(grad, counts)
-        d_shift = [shifted[0]] + (faa_di_bruno(shifted, blocks, counts) if order else [])  # D'_0..D'_M
-        grad_in = torch.empty_like(coeffs)
-        parts = split_blocks(grad_in, counts)
-        dz0 = g[0][0] * shifted[0]
-        for m in range(1, order + 1):
-            dz0 = dz0 + (g[m] * d_shift[m]).sum(0)
-        parts[0][0] = dz0
-        for j in range(1, order + 1):
-            acc = g[j] * shifted[0]
-            for m in range(j + 1, order + 1):
-                n = counts[m - 1]
-                acc[:n] += comb(m, j) * (g[m] * d_shift[m - j][:n])
-            parts[j].copy_(acc)
-        return grad_in, None, None
+        shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these; D'_0 = s_1
+        d_shift = [shifted[0][None], *faa_di_bruno(shifted, split_blocks(coeffs, counts), counts)]
+        return _binomial_adjoint(split_blocks(grad, counts), d_shift, counts, coeffs.shape), None, None
 
 
 def jet_activation(coeffs: torch.Tensor, counts: tuple[int, ...], name: str) -> torch.Tensor:
@@ -180,8 +167,9 @@ def leibniz(a: Blocks, b: Blocks, counts: Sequence[int]) -> Blocks:
     return out
 
 
-def _leibniz_adjoint(g: Blocks, other: Blocks, counts: Sequence[int], shape: torch.Size) -> torch.Tensor:
-    """da_j = sum_{m >= j} C(m, j) g_m other_{m-j}; the value slot sums over directions."""
+def _binomial_adjoint(g: Blocks, other: Blocks, counts: Sequence[int], shape: torch.Size) -> torch.Tensor:
+    """da_j = sum_{m >= j} C(m, j) g_m other_{m-j}, the value slot summed over directions: the
+    adjoint of Leibniz (``other`` = the other factor) and of Faa di Bruno (``other`` = D'_r)."""
     order = len(counts)
     grad = torch.empty(shape, dtype=g[0].dtype, device=g[0].device)
     parts = split_blocks(grad, counts)
@@ -221,8 +209,8 @@ class _Product(torch.autograd.Function):
             jet_kernels.run(jet_kernels.product_kernels(counts)[1], a, b, jet_kernels.flat(grad), grad_a, grad_b)
             return grad_a.view(grad.shape), grad_b.view(grad.shape), None
         g = split_blocks(grad, counts)
-        grad_a = _leibniz_adjoint(g, split_blocks(b, counts), counts, a.shape) if ctx.needs_input_grad[0] else None
-        grad_b = _leibniz_adjoint(g, split_blocks(a, counts), counts, b.shape) if ctx.needs_input_grad[1] else None
+        grad_a = _binomial_adjoint(g, split_blocks(b, counts), counts, a.shape) if ctx.needs_input_grad[0] else None
+        grad_b = _binomial_adjoint(g, split_blocks(a, counts), counts, b.shape) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b, None
 
 
