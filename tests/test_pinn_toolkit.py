@@ -3,6 +3,8 @@ gradient-norm balancing, and the vanilla solver still training with soft constra
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +125,13 @@ def test_vanilla_pinn_soft_constraints_and_config_errors(tiny_pinn_overrides: li
         solve("burgers", "pinn", overrides=["sampling.adaptive=r3"], device="cpu", progress=False)
     with pytest.raises(ConfigError, match="constraints.boundary"):
         solve("burgers", "pinn", overrides=["constraints.boundary=hard"], device="cpu", progress=False)
+
+
+def test_eval_every_logs_the_error_that_the_final_metrics_report(tiny_pinn_overrides: list[str], tmp_path) -> None:
+    result = solve("burgers", "pinn", overrides=[*tiny_pinn_overrides, "train.lbfgs_steps=0", "eval_every=15"],
+                   out=tmp_path / "run", device="cpu", progress=False)
+    rows = [row for row in result.run_dir.joinpath("history.jsonl").read_text().splitlines() if '"rel_l2"' in row]
+    logged = {json.loads(row)["step"]: json.loads(row)["rel_l2"] for row in rows}
+    assert sorted(logged) == [15, 30]
+    assert logged[15] != logged[30]
+    assert logged[30] == pytest.approx(result.metrics["rel_l2"], rel=1e-6)  # same network, same grid
