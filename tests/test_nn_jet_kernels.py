@@ -74,5 +74,5 @@ def test_layout_orders_directions_by_decreasing_order() -> None:
     assert torch.equal(jet.derivative("x", 2), torch.zeros(3, 2))
     with pytest.raises(ValueError, match="up to order 4"):
         JetLayout.of({"x": 5})
-    widened = Jet.constant(torch.ones(3, 1), JetLayout.of({"x": 1})).to_layout(layout)
+    widened = Jet.from_parts(torch.ones(3, 1), {}, JetLayout.of({"x": 1})).to_layout(layout)
     assert widened.coeffs.shape == (8, 3, 1) and torch.equal(widened.value, torch.ones(3, 1))

@@ -14,6 +14,7 @@ Mixed derivatives commute, so the letters are sorted into one cache key.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -60,10 +61,8 @@ class JetDerivatives(AutogradDerivatives):
     def __init__(self, jet_fn: Callable[[Mapping[str, torch.Tensor], Mapping[str, int]], Mapping[str, Any]],
                  coords: Mapping[str, torch.Tensor], orders: Mapping[str, int]) -> None:
         self.coords = dict(coords)
-        if any(c.requires_grad for c in self.coords.values()):  # reverse mode will differentiate the jets
-            with twice_differentiable():
-                self._jets = jet_fn(self.coords, orders)
-        else:
+        reverse_later = any(c.requires_grad for c in self.coords.values())  # reverse mode will differentiate the jets
+        with twice_differentiable() if reverse_later else nullcontext():
             self._jets = jet_fn(self.coords, orders)
         self._cache = {f: j.value for f, j in self._jets.items()}
         for f, j in self._jets.items():

@@ -17,7 +17,7 @@ Rules (derivative index in one direction, z the pre-activation, blocks Z_1..Z_4)
 * sigma(z): Faa di Bruno with Bell polynomials,
   d1 = s1 z1,  d2 = s2 z1^2 + s1 z2,  d3 = s3 z1^3 + 3 s2 z1 z2 + s1 z3,
   d4 = s4 z1^4 + 6 s3 z1^2 z2 + s2 (3 z2^2 + 4 z1 z3) + s1 z4,
-  where s_j is the j-th derivative of sigma at z (:func:`activation_derivatives`).
+  where s_j is the j-th derivative of sigma at z (:func:`.jet_ops.activation_derivatives`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from functools import cached_property
 
 import torch
 
-from .jet_ops import add_to_value, faa_di_bruno, jet_activation, jet_linear, jet_product, split_blocks
+from .jet_kernels import block_starts
+from .jet_ops import add_to_value, jet_activation, jet_linear, jet_product
 
 MAX_ORDER = 4
 
@@ -65,11 +66,7 @@ class JetLayout:
     @cached_property
     def starts(self) -> tuple[int, ...]:
         """First slot of each order block."""
-        out, slot = [], 1
-        for n in self.counts:
-            out.append(slot)
-            slot += n
-        return tuple(out)
+        return block_starts(self.counts)
 
     @property
     def size(self) -> int:
@@ -113,10 +110,6 @@ class Jet:
                 if d is not None and s is not None:
                     slots[s] = d.expand_as(value)
         return cls(torch.stack(slots), layout)
-
-    @classmethod
-    def constant(cls, value: torch.Tensor, layout: JetLayout) -> Jet:
-        return cls.from_parts(value, {}, layout)
 
     # ---- reading ----------------------------------------------------------------------------
     @property
@@ -173,18 +166,6 @@ class Jet:
             return Jet(a.coeffs - b.coeffs, a.layout)
         return self + (-other)
 
-    def _directions(self) -> tuple[torch.Tensor, list[list[torch.Tensor]]]:
-        """The value and, per direction of the layout, its derivatives (one unbind of the stack)."""
-        slots = self.coeffs.unbind(0)
-        lay = self.layout
-        return slots[0], [[slots[lay.starts[m - 1] + i] for m in range(1, o + 1)] for i, o in enumerate(lay.orders)]
-
-    def _assemble(self, value: torch.Tensor, per_direction: list[list[torch.Tensor]]) -> Jet:
-        slots = [value]
-        for m, n in enumerate(self.layout.counts, start=1):
-            slots.extend(per_direction[i][m - 1] for i in range(n))
-        return Jet(torch.stack(slots) if len(slots) > 1 else value[None], self.layout)
-
     def __mul__(self, other: Jet | float | torch.Tensor) -> Jet:
         if not isinstance(other, Jet):
             return Jet(self.coeffs * other, self.layout)
@@ -198,15 +179,6 @@ class Jet:
         """sigma(f) for a named activation (``tanh``, ``sin``, ``cos``) as one fused node."""
         return Jet(jet_activation(self.coeffs, self.layout.counts, name), self.layout)
 
-    def apply(self, sigma: Sequence[torch.Tensor]) -> Jet:
-        """Compose with an elementwise function given ``sigma = [s0, s1, ..., s_m]`` at the value
-        (m >= the layout's highest order), by Faa di Bruno (module docstring)."""
-        counts = self.layout.counts
-        if not counts:
-            return Jet(sigma[0][None], self.layout)
-        blocks = split_blocks(self.coeffs, counts)
-        return Jet(torch.cat([sigma[0][None], *faa_di_bruno(sigma, blocks, counts)]), self.layout)
-
 
 def cat(jets: Sequence[Jet]) -> Jet:
     """Concatenate jets along the feature axis (zeros fill missing derivatives)."""
@@ -214,10 +186,6 @@ def cat(jets: Sequence[Jet]) -> Jet:
     for j in jets[1:]:
         layout = layout.union(j.layout)
     return Jet(torch.cat([j.to_layout(layout).coeffs for j in jets], dim=-1), layout)
-
-
-def max_order(jet: Jet) -> int:
-    return jet.layout.max_order
 
 
 def input_jet(coords: Mapping[str, torch.Tensor], dims: Sequence[str], orders: Mapping[str, int]) -> Jet:

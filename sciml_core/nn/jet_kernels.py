@@ -46,12 +46,18 @@ def available(*tensors: torch.Tensor) -> bool:
         and tensors[0].dtype in (torch.float32, torch.float64)
 
 
-def _slots(counts: tuple[int, ...]) -> list[list[int]]:
-    """``slots[d][m-1]``: stack row of direction d's order-m derivative."""
+def block_starts(counts: tuple[int, ...]) -> tuple[int, ...]:
+    """First stack row of each order block (row 0 is the value)."""
     starts, row = [], 1
     for n in counts:
         starts.append(row)
         row += n
+    return tuple(starts)
+
+
+def _slots(counts: tuple[int, ...]) -> list[list[int]]:
+    """``slots[d][m-1]``: stack row of direction d's order-m derivative."""
+    starts = block_starts(counts)
     orders = [sum(n > d for n in counts) for d in range(counts[0])] if counts else []
     return [[starts[m] + d for m in range(o)] for d, o in enumerate(orders)]
 

@@ -58,6 +58,8 @@ def split_blocks(coeffs: torch.Tensor, counts: Sequence[int]) -> Blocks:
 def faa_di_bruno(sigma: Sequence[torch.Tensor], blocks: Blocks, counts: Sequence[int]) -> Blocks:
     """Derivative blocks d_1..d_M of sigma(z) from sigma's derivatives ``sigma[k]`` (k >= 1) at
     the value and the argument's blocks ``blocks[1..M]`` (``blocks[0]`` is not used)."""
+    if not counts:
+        return []
     s, z = sigma, blocks
     out = [s[1] * z[1]]
     if len(counts) >= 2:
@@ -120,11 +122,8 @@ class _Activation(torch.autograd.Function):
             jet_kernels.run(jet_kernels.activation_kernels(name, counts)[0], a, b, z, out)
             ctx.save_for_backward(z, a, b)
             return out.view(coeffs.shape)
-        sigma = activation_derivatives(name, coeffs[0], len(counts))
-        out = torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)]) if counts \
-            else sigma[0][None]
-        ctx.save_for_backward(coeffs, sigma[0] if name == "tanh" else coeffs[0])
-        return out
+        ctx.save_for_backward(coeffs)
+        return _activation_tensor(coeffs, name, counts)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -136,22 +135,23 @@ class _Activation(torch.autograd.Function):
             jet_kernels.run(jet_kernels.activation_kernels(ctx.name, counts)[1], a, b, z, jet_kernels.flat(grad),
                             grad_in)
             return grad_in.view(grad.shape), None, None
-        coeffs, saved = ctx.saved_tensors
-        if ctx.name == "tanh":
-            sigma = tanh_derivatives(saved, order + 1)
-        else:
-            sigma = activation_derivatives(ctx.name, saved, order + 1)
+        (coeffs,) = ctx.saved_tensors
+        sigma = activation_derivatives(ctx.name, coeffs[0], order + 1)
         shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these; D'_0 = s_1
         d_shift = [shifted[0][None], *faa_di_bruno(shifted, split_blocks(coeffs, counts), counts)]
         return _binomial_adjoint(split_blocks(grad, counts), d_shift, counts, coeffs.shape), None, None
 
 
+def _activation_tensor(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]) -> torch.Tensor:
+    """The forward rule as tensor operations (the path without kernels, and plain autograd)."""
+    sigma = activation_derivatives(name, coeffs[0], len(counts))
+    return torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)])
+
+
 def jet_activation(coeffs: torch.Tensor, counts: tuple[int, ...], name: str) -> torch.Tensor:
     """sigma(Z) on stacked coefficients ``(C, n, k)`` (``tanh``, ``sin`` or ``cos``)."""
     if _PLAIN_AUTOGRAD or not counts:
-        sigma = activation_derivatives(name, coeffs[0], len(counts))
-        return torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)]) if counts \
-            else sigma[0][None]
+        return _activation_tensor(coeffs, name, counts)
     return _Activation.apply(coeffs, name, counts)
 
 
@@ -165,6 +165,10 @@ def leibniz(a: Blocks, b: Blocks, counts: Sequence[int]) -> Blocks:
             term = term + comb(m, j) * (a[j][:n] * b[m - j][:n])
         out.append(term)
     return out
+
+
+def _product_tensor(a: torch.Tensor, b: torch.Tensor, counts: tuple[int, ...]) -> torch.Tensor:
+    return torch.cat(leibniz(split_blocks(a, counts), split_blocks(b, counts), counts))
 
 
 def _binomial_adjoint(g: Blocks, other: Blocks, counts: Sequence[int], shape: torch.Size) -> torch.Tensor:
@@ -197,7 +201,7 @@ class _Product(torch.autograd.Function):
             ctx.save_for_backward(x, y)
             return out.view(a.shape)
         ctx.save_for_backward(a, b)
-        return torch.cat(leibniz(split_blocks(a, counts), split_blocks(b, counts), counts))
+        return _product_tensor(a, b, counts)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -219,7 +223,7 @@ def jet_product(a: torch.Tensor, b: torch.Tensor, counts: tuple[int, ...]) -> to
     if not counts:
         return a * b
     if _PLAIN_AUTOGRAD:
-        return torch.cat(leibniz(split_blocks(a, counts), split_blocks(b, counts), counts))
+        return _product_tensor(a, b, counts)
     return _Product.apply(a, b, counts)
 
 
@@ -257,25 +261,8 @@ def jet_linear(coeffs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | 
     return _Linear.apply(coeffs, weight, bias)
 
 
-class _AddToValue(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, coeffs: torch.Tensor, addend: torch.Tensor) -> torch.Tensor:
-        ctx.addend_shape = addend.shape
-        out = coeffs.clone()
-        out[0] += addend
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        grad_addend = grad[0].sum_to_size(ctx.addend_shape) if ctx.needs_input_grad[1] else None
-        return grad, grad_addend
-
-
 def add_to_value(coeffs: torch.Tensor, addend: torch.Tensor | float) -> torch.Tensor:
     """``coeffs`` with ``addend`` (a constant: no derivatives) added to the value slot."""
-    if coeffs.shape[0] == 1 or _PLAIN_AUTOGRAD:
-        return torch.cat([coeffs[:1] + addend, coeffs[1:]]) if coeffs.shape[0] > 1 else coeffs + addend
-    if not isinstance(addend, torch.Tensor):
-        addend = torch.tensor(addend, dtype=coeffs.dtype, device=coeffs.device)
-    return _AddToValue.apply(coeffs, addend)
+    if coeffs.shape[0] == 1:
+        return coeffs + addend
+    return torch.cat([coeffs[:1] + addend, coeffs[1:]])

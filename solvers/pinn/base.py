@@ -123,9 +123,16 @@ class PINNObjective:
         self.boundary_points = self._to_domain(bc, self.dims)
         self._build_soft_terms()
 
+    def _face(self, dim: str, value: float) -> dict[str, torch.Tensor]:
+        """The boundary points moved onto the face ``dim = value``."""
+        coords = dict(self.boundary_points)
+        coords[dim] = torch.full_like(coords["t"], value)
+        return coords
+
     def _build_soft_terms(self) -> None:
         """Points and targets of the soft initial and Dirichlet terms (one group per face), so
-        that every step evaluates them in a single forward pass."""
+        that every step evaluates them in a single forward pass, and the face pairs of periodic
+        dims that lack an exact periodic embedding."""
         dom, groups = self.domain, []
         if not self.network.hard_initial:
             spatial = {d: self.initial_points[d] for d in dom.dims}
@@ -134,13 +141,15 @@ class PINNObjective:
         if not self.network.hard_boundary:
             for dim in (d for d in dom.dims if d not in dom.periodic):
                 for value in dom.bounds[dim]:
-                    coords = dict(self.boundary_points)
-                    coords[dim] = torch.full_like(coords["t"], value)
+                    coords = self._face(dim, value)
                     target = self.pde.boundary_value(coords["t"], **{d: coords[d] for d in dom.dims})
                     groups.append(("boundary", coords, {f: torch.as_tensor(target[f], dtype=self.dtype,
                                                                               device=self.device) for f in self.pde.fields}))
         self._soft_groups = [(name, len(coords["t"]), target) for name, coords, target in groups]
         self._soft_points = {d: torch.cat([c[d] for _, c, _ in groups]) for d in self.dims} if groups else None
+        embedded = self.config.model.periodic_modes > 0
+        self._periodic_faces = [] if embedded else [(dim, *(self._face(dim, v) for v in dom.bounds[dim]))
+                                                    for dim in dom.periodic]
 
     # ---- loss terms -------------------------------------------------------------------------
     def derivatives(self, coords: dict[str, torch.Tensor]) -> AutogradDerivatives:
@@ -156,28 +165,18 @@ class PINNObjective:
     def soft_losses(self) -> dict[str, torch.Tensor]:
         """Soft initial misfit and Dirichlet misfit (a mean square per face, summed), and value and
         slope matching on periodic dims that lack an exact periodic embedding."""
-        terms: dict[str, torch.Tensor] = {}
+        terms: dict[str, list[torch.Tensor]] = {}
         if self._soft_points is not None:
             pred, start = self.network(self._soft_points), 0
             for name, n, target in self._soft_groups:
-                for f in self.pde.fields:
-                    misfit = (pred[f][start : start + n] - target[f]).pow(2).mean()
-                    terms[name] = terms[name] + misfit if name in terms else misfit
+                terms.setdefault(name, []).extend((pred[f][start : start + n] - target[f]).pow(2).mean()
+                                                  for f in self.pde.fields)
                 start += n
-        if self.config.model.periodic_modes > 0:
-            return terms
-        for dim in self.domain.periodic:
-            faces = []
-            for value in self.domain.bounds[dim]:
-                coords = dict(self.boundary_points)
-                coords[dim] = torch.full_like(coords["t"], value)
-                faces.append(coords)
-            d_lo, d_hi = (AutogradDerivatives(self.network, c) for c in faces)
-            for f in self.pde.fields:
-                for name in (f, f"{f}_{dim}"):
-                    misfit = (d_lo[name] - d_hi[name]).pow(2).mean()
-                    terms["boundary"] = terms["boundary"] + misfit if "boundary" in terms else misfit
-        return terms
+        for dim, lo, hi in self._periodic_faces:
+            d_lo, d_hi = AutogradDerivatives(self.network, lo), AutogradDerivatives(self.network, hi)
+            terms.setdefault("boundary", []).extend((d_lo[name] - d_hi[name]).pow(2).mean()
+                                                    for f in self.pde.fields for name in (f, f"{f}_{dim}"))
+        return {name: sum(parts) for name, parts in terms.items()}
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         every = self.config.sampling.resample_every
