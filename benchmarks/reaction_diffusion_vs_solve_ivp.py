@@ -9,11 +9,12 @@ a relative error <= 1e-6.
 (a) ``solve_ivp(method="RK45", rtol=1e-6, atol=1e-9)`` on the flattened rfft state with
     explicit diffusion -- its step is held by the diffusion stability limit;
 (b) ``spectral-dopri`` (integrating-factor Dormand-Prince 5(4), the complex form
-    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 3e-6 for
+    z = u + i v with the limit-cycle rotation in the exact linear part), rtol = 5e-6 for
     one trajectory and 7e-7 for the batch of 16 (whose worst member must also reach 1e-6),
     on the torch back end (CPU); the reference runs on the numpy / scipy.fft back end.
 
-Also: a batch of 16 different spiral initial conditions at n = 128 (solve_ivp looped
+Each side is timed after one short warm-up run (t_end / 40) that takes first-call costs
+(FFT plans, thread pools) out of both.  Also: a batch of 16 different spiral initial conditions at n = 128 (solve_ivp looped
 against one batched call) in trajectories per minute, and the time per step against the
 FFTs alone in that step.  ``--quick``: n = 64 / 128, t = 2, batch 2 (smoke run).
 
@@ -41,7 +42,7 @@ from sciml_core.pdes.reaction_diffusion import spiral_initial_condition
 from sciml_core.registry import get_pde, get_solver
 from sciml_core.solver import RunContext
 
-OURS = {"dealias": False, "rtol": 3e-6, "atol": 1e-9, "backend": "torch"}
+OURS = {"dealias": False, "rtol": 5e-6, "atol": 1e-9, "backend": "torch"}
 # One step sequence serves the whole batch (worst local error); sample 11 amplifies the
 # accumulated error about 3x more than the others, so the batch needs a tighter rtol.
 OURS_BATCH = {**OURS, "rtol": 7e-7}
@@ -106,6 +107,9 @@ def compare(n: int, t_end: float, batch: int = 1) -> dict[str, float]:
     ours, ref_solver = make_solver(pde, OURS if batch == 1 else OURS_BATCH), make_solver(pde, REFERENCE)
     ic = initial_states(ours, pde, batch)
     ref = ref_solver.integrate(ic, [t_end])
+    # warm-up: one short run each (FFT plans, thread pools, first-call allocations)
+    solve_ivp_rd(pde, ic["u"][0], ic["v"][0], t_end / 40)
+    ours.integrate({f: a[:1] for f, a in ic.items()}, [t_end / 40])
     ref = np.stack([ref["u"][:, -1], ref["v"][:, -1]], axis=1)  # (batch, 2, n, n)
     start, finals, nfev = time.perf_counter(), [], 0
     for b in range(batch):

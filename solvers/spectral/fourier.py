@@ -126,6 +126,20 @@ class SpectralOps:
             return self.xp.fft.irfftn(u_hat, s=self.shape, dim=self.axes)
         return scipy.fft.irfftn(u_hat, s=self.shape, axes=self.axes, workers=self.workers)
 
+    def accumulate(self, acc: Any, scale: float, factor: Any, x: Any) -> Any:
+        """``acc + scale * factor * x``, in place on ``acc`` (None: a new array); ``factor``
+        is a batch-free array or None for 1.  On torch one fused ``addcmul_`` pass."""
+        if acc is None:
+            out = x * factor if factor is not None else x * 1.0
+            out *= scale
+            return out
+        if self.backend == "torch":
+            return acc.add_(x, alpha=scale) if factor is None else acc.addcmul_(factor, x, value=scale)
+        term = x * factor if factor is not None else x * 1.0
+        term *= scale
+        acc += term
+        return acc
+
     def sq_norm(self, u_hat: Any) -> Any:
         """Per-sample squared grid-mean L2 norm, ``mean_x |u|^2`` over fields and space (Parseval)."""
         a2 = u_hat.real**2 + u_hat.imag**2
