@@ -145,8 +145,20 @@ class PINNObjective:
                     target = self.pde.boundary_value(coords["t"], **{d: coords[d] for d in dom.dims})
                     groups.append(("boundary", coords, {f: torch.as_tensor(target[f], dtype=self.dtype,
                                                                               device=self.device) for f in self.pde.fields}))
-        self._soft_groups = [(name, len(coords["t"]), target) for name, coords, target in groups]
         self._soft_points = {d: torch.cat([c[d] for _, c, _ in groups]) for d in self.dims} if groups else None
+        self._soft_targets = {f: torch.cat([target[f] for _, _, target in groups]) for f in self.pde.fields} \
+            if groups else {}
+        # row r of the averaging matrix: 1 / n_g on the points of every group g of term r, so that
+        # (matrix @ squared misfit) is the sum over that term's groups of their mean squares
+        self._soft_names = list(dict.fromkeys(name for name, _, _ in groups))
+        average = torch.zeros(len(self._soft_names), sum(len(c["t"]) for _, c, _ in groups), dtype=self.dtype,
+                              device=self.device)
+        start = 0
+        for name, coords, _ in groups:
+            n = len(coords["t"])
+            average[self._soft_names.index(name), start : start + n] = 1.0 / n
+            start += n
+        self._soft_average = average
         embedded = self.config.model.periodic_modes > 0
         self._periodic_faces = [] if embedded else [(dim, *(self._face(dim, v) for v in dom.bounds[dim]))
                                                     for dim in dom.periodic]
@@ -167,11 +179,10 @@ class PINNObjective:
         slope matching on periodic dims that lack an exact periodic embedding."""
         terms: dict[str, list[torch.Tensor]] = {}
         if self._soft_points is not None:
-            pred, start = self.network(self._soft_points), 0
-            for name, n, target in self._soft_groups:
-                terms.setdefault(name, []).extend((pred[f][start : start + n] - target[f]).pow(2).mean()
-                                                  for f in self.pde.fields)
-                start += n
+            pred = self.network(self._soft_points)
+            squared = sum((pred[f] - self._soft_targets[f]).pow(2) for f in self.pde.fields)
+            means = (self._soft_average @ squared).unbind()  # one matmul for every group's mean
+            terms = {name: [mean.squeeze()] for name, mean in zip(self._soft_names, means)}
         for dim, lo, hi in self._periodic_faces:
             d_lo, d_hi = AutogradDerivatives(self.network, lo), AutogradDerivatives(self.network, hi)
             terms.setdefault("boundary", []).extend((d_lo[name] - d_hi[name]).pow(2).mean()

@@ -126,6 +126,9 @@ class FieldNetwork(nn.Module):
         bounds = [self.t_range, *(dom.bounds[d] for d in dom.dims)]
         self.register_buffer("lo", torch.tensor([b[0] for b in bounds], dtype=torch.float64))
         self.register_buffer("hi", torch.tensor([b[1] for b in bounds], dtype=torch.float64))
+        scale = 2.0 / (self.hi - self.lo)  # the affine map of the inputs onto [-1, 1], derived: not saved
+        self.register_buffer("input_weight", torch.diag(scale), persistent=False)
+        self.register_buffer("input_shift", -1.0 - self.lo * scale, persistent=False)
         self.walls = [(i + 1, *dom.bounds[d]) for i, d in enumerate(dom.dims) if d not in dom.periodic]
         self.hard_initial, self.hard_boundary = constraints.initial == "hard", constraints.boundary == "hard"
         self.decay = constraints.initial_decay
@@ -147,9 +150,11 @@ class FieldNetwork(nn.Module):
         self.initial_fn: InitialFn = pde_initial_jets(pde)
 
     # ---- pieces -----------------------------------------------------------------------------
-    def _scale(self) -> tuple[torch.Tensor, torch.Tensor]:
-        scale = (2.0 / (self.hi - self.lo)).to(self.lo.dtype)
-        return scale, -1.0 - self.lo * scale
+    def _input_map(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weight and bias of the affine map onto [-1, 1] in ``dtype``."""
+        if self.input_weight.dtype == dtype:
+            return self.input_weight, self.input_shift
+        return self.input_weight.to(dtype), self.input_shift.to(dtype)
 
     def _tau_phi(self, j: Jet) -> Jet:
         """tau(t) * phi(x) as a jet of the raw inputs ``j`` (value (n, n_dims))."""
@@ -169,8 +174,7 @@ class FieldNetwork(nn.Module):
         return Jet.from_parts(e, {"t": [e * (-self.decay) ** k for k in range(1, order + 1)]}, j.layout)
 
     def _raw(self, j: Jet) -> Jet:
-        scale, shift = self._scale()
-        j = j.linear(torch.diag(scale).to(j.value.dtype), shift.to(j.value.dtype))
+        j = j.linear(*self._input_map(j.value.dtype))
         for layer in self.embed:
             j = layer.jet(j)
         return self.backbone.jet(j)
@@ -192,8 +196,7 @@ class FieldNetwork(nn.Module):
 
     def forward(self, coords: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         inputs = input_jet(coords, list(self.dims), {})
-        scale, shift = self._scale()
-        x = inputs.value * scale.to(inputs.value.dtype) + shift.to(inputs.value.dtype)
+        x = torch.nn.functional.linear(inputs.value, *self._input_map(inputs.value.dtype))
         for layer in self.embed:
             x = layer(x)
         out = self.backbone(x)
