@@ -137,6 +137,11 @@ def test_benchmark_quick_writes_results() -> None:
     ("decay", {"n": 32, "t_end": 100.0, "frames": 21}),
     ("stable-spiral", {"n": 64, "t_end": 100.0, "frames": 21}),
     ("turbulent", {"n": 192, "t_end": 150.0, "frames": 16}),
+    # harder: a spiral still settling (its slow relaxation is not chaos), turbulence whose
+    # amplitude statistics fluctuate by under 2 % only, a pattern caught while collapsing
+    ("stable-spiral", {"n": 64, "t_end": 10.0, "frames": 21}),
+    ("turbulent", {"n": 128, "t_end": 50.0, "frames": 21}),
+    ("decay", {"n": 64, "t_end": 40.0, "frames": 21}),
 ])
 def test_regimes_classified_on_short_runs(regime: str, params: dict) -> None:
     """Each rd-spiral preset, shortened and coarsened, is classified as its own regime."""
