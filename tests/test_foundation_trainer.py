@@ -174,3 +174,17 @@ def test_bf16_needs_cuda() -> None:
     model = torch.nn.Linear(1, 1)
     with pytest.raises(ConfigError, match="train.amp=bf16 needs a CUDA device"):
         Trainer(model, Quadratic(model), TrainConfig(amp="bf16"), RunContext(device=torch.device("cpu")))
+
+
+def test_adam_is_fused_on_torch_2_4_and_later(monkeypatch) -> None:
+    """The version check compares numbers: "2.13" is after "2.4" (a string comparison says not)."""
+    from sciml_core.train import trainer as trainer_module
+
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
+    assert trainer_module.torch_version() == (2, 13)
+    model = torch.nn.Linear(1, 1)
+    trainer = Trainer(model, Quadratic(model), TrainConfig(adam_steps=1), RunContext(progress=False))
+    assert trainer.optimizer.defaults["fused"] is True
+    monkeypatch.setattr(torch, "__version__", "2.3.1")
+    trainer = Trainer(model, Quadratic(model), TrainConfig(adam_steps=1), RunContext(progress=False))
+    assert trainer.optimizer.defaults["fused"] is None
