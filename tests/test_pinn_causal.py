@@ -98,8 +98,24 @@ def test_quick_causal_run_decreases_the_loss_and_logs_weights(tmp_path) -> None:
     assert result.metrics["rel_l2"] < 1.0
 
 
+@pytest.mark.parametrize("restart", [False, True])
+def test_lr_schedule_restarts_per_window_on_request(tmp_path, restart: bool) -> None:
+    overrides = [*TINY, "causal.windows=2", "causal.window_steps=20", f"causal.restart_schedule={str(restart).lower()}",
+                 "train.adam_steps=40", "train.lbfgs_steps=0", "train.log_every=1", "train.lr=0.01",
+                 "train.schedule=exponential", "train.decay_rate=0.5", "train.decay_steps=10"]
+    solve("burgers", "causal-pinn", preset="quick", overrides=overrides, out=tmp_path / "run", progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert [r["window"] for r in rows[19:22]] == [0, 1, 1]
+    assert rows[19]["lr"] == pytest.approx(0.01 * 0.5 ** 1.9)  # the lr in force at step 20 (index 19)
+    # window 2 starts at step index 20; the schedule counts from there (one step late: the lr
+    # of a step is set after the step before it)
+    assert rows[21]["lr"] == pytest.approx(0.01 * 0.5 ** (0.1 if restart else 2.1))
+    assert rows[39]["lr"] == pytest.approx(0.01 * 0.5 ** (1.9 if restart else 3.9))
+
+
 def test_marching_run_resumes_exactly(tmp_path, monkeypatch) -> None:
     overrides = [*TINY, "causal.windows=2", "causal.window_steps=20", "causal.check_every=5",
+                 "causal.restart_schedule=true", "train.schedule=exponential", "train.decay_steps=10",
                  "train.adam_steps=40", "train.lbfgs_steps=5", "train.log_every=1", "train.checkpoint_every=10"]
     full = solve("burgers", "causal-pinn", preset="quick", overrides=overrides, out=tmp_path / "full", progress=False)
 

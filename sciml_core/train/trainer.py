@@ -62,7 +62,9 @@ class Objective(Protocol):
 
     ``loss(step)`` returns the scalar loss and a dict of floats to log.  Optional
     ``state_dict()`` / ``load_state_dict()`` carry the objective's own state (samplers'
-    generators, loss weights, schedules) through checkpoints.
+    generators, loss weights, schedules) through checkpoints.  An optional attribute
+    ``schedule_start`` (an int, read at every step) makes the learning-rate schedule count
+    from that step instead of 0, e.g. restarting it in each time-marching window.
     """
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, float]]: ...
@@ -131,8 +133,10 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer = cls(
             params, lr=self.config.lr, weight_decay=self.config.weight_decay, fused=fused or None
         )
+        factor = _schedule(self.config)
+        objective = self.objective
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, _schedule(self.config)
+            self.optimizer, lambda s: factor(s - getattr(objective, "schedule_start", 0))
         )
         self.phase = "adam"
 

@@ -31,7 +31,8 @@ from .marching import MarchingNetwork
 @dataclass
 class CausalConfig:
     """Causal weighting and time marching (see the module docstring); ``window_steps = 0``
-    splits ``train.adam_steps`` evenly over the windows."""
+    splits ``train.adam_steps`` evenly over the windows; ``restart_schedule``: the learning-rate
+    schedule starts again in every window (else it runs on over the whole training)."""
 
     n_chunks: int = 32
     eps_schedule: list[float] = field(default_factory=lambda: [1e-2, 1e-1, 1.0, 10.0, 100.0])
@@ -40,6 +41,7 @@ class CausalConfig:
     windows: int = 1
     window_steps: int = 0
     stop_on_convergence: bool = False
+    restart_schedule: bool = False
 
     def validate(self) -> None:
         if self.n_chunks < 1 or self.windows < 1 or self.check_every < 1:
@@ -79,6 +81,12 @@ class CausalObjective(PINNObjective):
         self.checked_at, self.min_w, self.finished = -1, 0.0, False
         self.window_steps = self.causal.window_steps or max(1, config.train.adam_steps // self.causal.windows)
         super().__init__(pde, network.nets[0], config, device, dtype, seed)
+
+    @property
+    def schedule_start(self) -> int:
+        """Where the trainer's lr schedule counts from: the window's first step with
+        ``causal.restart_schedule``, else 0."""
+        return self.window_start if self.causal.restart_schedule else 0
 
     @property
     def eps(self) -> float:
