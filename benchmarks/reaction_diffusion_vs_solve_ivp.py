@@ -14,9 +14,9 @@ a relative error <= 1e-6.
     on the torch back end (CPU); the reference runs on the numpy / scipy.fft back end.
 
 Each side is timed after one short warm-up run (t_end / 40) that takes first-call costs
-(FFT plans, thread pools) out of both.  Also: a batch of 16 different spiral initial conditions at n = 128 (solve_ivp looped
-against one batched call) in trajectories per minute, and the time per step against the
-FFTs alone in that step.  ``--quick``: n = 64 / 128, t = 2, batch 2 (smoke run).
+(FFT plans, thread pools) out of both.  Also: a batch of 16 different spiral initial
+conditions at n = 128 (solve_ivp looped against one batched call) in trajectories per
+minute, and the time per step against the FFTs alone in that step.  ``--quick``: n = 64 / 128, t = 2, batch 2 (smoke run).
 
     flock /tmp/sciml-bench.lock .venv/bin/python benchmarks/reaction_diffusion_vs_solve_ivp.py
 """
@@ -107,10 +107,10 @@ def compare(n: int, t_end: float, batch: int = 1) -> dict[str, float]:
     ours, ref_solver = make_solver(pde, OURS if batch == 1 else OURS_BATCH), make_solver(pde, REFERENCE)
     ic = initial_states(ours, pde, batch)
     ref = ref_solver.integrate(ic, [t_end])
+    ref = np.stack([ref["u"][:, -1], ref["v"][:, -1]], axis=1)  # (batch, 2, n, n)
     # warm-up: one short run each (FFT plans, thread pools, first-call allocations)
     solve_ivp_rd(pde, ic["u"][0], ic["v"][0], t_end / 40)
     ours.integrate({f: a[:1] for f, a in ic.items()}, [t_end / 40])
-    ref = np.stack([ref["u"][:, -1], ref["v"][:, -1]], axis=1)  # (batch, 2, n, n)
     start, finals, nfev = time.perf_counter(), [], 0
     for b in range(batch):
         final, evals = solve_ivp_rd(pde, ic["u"][b], ic["v"][b], t_end)

@@ -83,13 +83,6 @@ class TrainResult:
     status: str  # "completed" | "budget_exhausted" | "stopped"
 
 
-def torch_version() -> tuple[int, int]:
-    """(major, minor) of the installed torch ("2.13.0+cpu" -> (2, 13); a string comparison
-    would put it below "2.4")."""
-    major, minor = torch.__version__.split("+")[0].split(".")[:2]
-    return int(major), int(minor)
-
-
 def _schedule(config: TrainConfig) -> Callable[[int], float]:
     if config.schedule == "exponential":
         return lambda s: config.decay_rate ** (s / config.decay_steps)
@@ -128,8 +121,9 @@ class Trainer:
         cls = torch.optim.AdamW if self.config.optimizer == "adamw" else torch.optim.Adam
         params = [p for p in self.model.parameters() if p.requires_grad]
         # The fused implementation (one kernel for every parameter; CPU support since torch 2.4)
-        # is 3-4x faster than the per-tensor loop, which matters for small PINNs.
-        fused = all(p.dtype in (torch.float32, torch.float64) for p in params) and torch_version() >= (2, 4)
+        # is 3-4x faster than the per-tensor loop, which matters for small PINNs.  torch.__version__
+        # is a TorchVersion: it compares as a version, so 2.13 >= (2, 4).
+        fused = all(p.dtype in (torch.float32, torch.float64) for p in params) and torch.__version__ >= (2, 4)
         self.optimizer: torch.optim.Optimizer = cls(
             params, lr=self.config.lr, weight_decay=self.config.weight_decay, fused=fused or None
         )

@@ -124,11 +124,11 @@ class FieldNetwork(nn.Module):
         self.fields = pde.fields
         self.t_range = t_range or dom.t
         bounds = [self.t_range, *(dom.bounds[d] for d in dom.dims)]
-        self.register_buffer("lo", torch.tensor([b[0] for b in bounds], dtype=torch.float64))
-        self.register_buffer("hi", torch.tensor([b[1] for b in bounds], dtype=torch.float64))
-        scale = 2.0 / (self.hi - self.lo)  # the affine map of the inputs onto [-1, 1], derived: not saved
+        lo = torch.tensor([b[0] for b in bounds], dtype=torch.float64)
+        scale = 2.0 / (torch.tensor([b[1] for b in bounds], dtype=torch.float64) - lo)
+        # the affine map of the inputs onto [-1, 1]: derived from the domain, so not saved
         self.register_buffer("input_weight", torch.diag(scale), persistent=False)
-        self.register_buffer("input_shift", -1.0 - self.lo * scale, persistent=False)
+        self.register_buffer("input_shift", -1.0 - lo * scale, persistent=False)
         self.walls = [(i + 1, *dom.bounds[d]) for i, d in enumerate(dom.dims) if d not in dom.periodic]
         self.hard_initial, self.hard_boundary = constraints.initial == "hard", constraints.boundary == "hard"
         self.decay = constraints.initial_decay

@@ -129,14 +129,11 @@ class SpectralOps:
     def accumulate(self, acc: Any, scale: float, factor: Any, x: Any) -> Any:
         """``acc + scale * factor * x``, in place on ``acc`` (None: a new array); ``factor``
         is a batch-free array or None for 1.  On torch one fused ``addcmul_`` pass."""
-        if acc is None:
-            out = x * factor if factor is not None else x * 1.0
-            out *= scale
-            return out
-        if self.backend == "torch":
+        if acc is not None and self.backend == "torch":
             return acc.add_(x, alpha=scale) if factor is None else acc.addcmul_(factor, x, value=scale)
-        term = x * factor if factor is not None else x * 1.0
-        term *= scale
+        term = x * scale if factor is None else (scale * factor) * x  # the scalar folded into the batch-free factor
+        if acc is None:
+            return term
         acc += term
         return acc
 

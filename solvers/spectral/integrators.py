@@ -267,11 +267,11 @@ class _LawsonStages:
             "e": {j: (h * ej, factor(1.0 - t.c[j])) for j, ej in enumerate(t.e or ()) if ej},
         }
 
-    def combine(self, start: Any, terms: dict[Any, tuple[float, Any]], K: list[Any], keys: Any) -> Any:
-        """``start + sum_j scale_j factor_j K[j]`` over ``keys`` (``start`` is overwritten)."""
-        for key, j in keys:
-            scale, factor = terms[key]
-            start = self.ops.accumulate(start, scale, factor, K[j])
+    def combine(self, start: Any, terms: Any) -> Any:
+        """``start + sum scale * factor * K`` over ``terms`` of ``((scale, factor), K)``
+        (``start`` is updated in place; None starts a new array)."""
+        for (scale, factor), K in terms:
+            start = self.ops.accumulate(start, scale, factor, K)
         return start
 
     def stages(self, U: Any, W: dict[str, dict[Any, Any]], K1: Any) -> tuple[Any, list[Any]]:
@@ -282,16 +282,16 @@ class _LawsonStages:
             if t.fsal and i == len(t.c) - 1:
                 break
             # c_i > 0: a new array, safe to update in place
-            acc = self.combine(W["U"][i] * U, W["a"], K, [((i, j), j) for j in range(i) if (i, j) in W["a"]])
+            acc = self.combine(W["U"][i] * U, ((W["a"][i, j], K[j]) for j in range(i) if (i, j) in W["a"]))
             K.append(self.N(acc))
-        U_new = self.combine(W["U"][len(t.c) - 1] * U, W["b"], K, [(j, j) for j in W["b"]])
+        U_new = self.combine(W["U"][len(t.c) - 1] * U, ((w, K[j]) for j, w in W["b"].items()))
         if t.fsal:
             K.append(self.N(U_new))
         return U_new, K
 
     def error_estimate(self, W: dict[str, dict[Any, Any]], K: list[Any]) -> Any:
         """The embedded error ``h sum_j e_j E((1 - c_j) h) K[j]``."""
-        return self.combine(None, W["e"], K, [(j, j) for j in W["e"]])
+        return self.combine(None, ((w, K[j]) for j, w in W["e"].items()))
 
 
 class IFRungeKutta(_LawsonStages, FixedStep):
