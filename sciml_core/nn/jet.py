@@ -8,7 +8,8 @@ handful of broadcast tensor operations on whole blocks, whatever the number of d
 A PINN residual needing ``u_t, u_x, u_xx`` (or ``u_xxxx``) costs one forward pass over a
 ``(4, n, k)`` (or ``(6, n, k)``) stack -- one matmul per linear layer -- plus one reverse pass
 for the parameter gradient, instead of nested reverse-mode graphs.  Linear maps, activations
-and products run as fused autograd nodes with hand-derived backward passes (:mod:`.jet_ops`).
+and products run as fused autograd nodes with hand-derived backward passes (:mod:`.jet_ops`), and
+a whole MLP as a single node (:mod:`.jet_mlp`).
 
 Rules (derivative index in one direction, z the pre-activation, blocks Z_1..Z_4):
 

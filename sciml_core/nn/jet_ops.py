@@ -50,6 +50,11 @@ def twice_differentiable() -> Iterator[None]:
         _PLAIN_AUTOGRAD = previous
 
 
+def plain_autograd() -> bool:
+    """Whether the jet rules must run as plain tensor operations (see :func:`twice_differentiable`)."""
+    return _PLAIN_AUTOGRAD
+
+
 def split_blocks(coeffs: torch.Tensor, counts: Sequence[int]) -> Blocks:
     """``[value, block_1, ..., block_M]`` as views of the stack."""
     return list(coeffs.split([1, *counts]))
@@ -109,37 +114,50 @@ def tanh_derivatives(t: torch.Tensor, order: int) -> list[torch.Tensor]:
     return out
 
 
+def activation_forward(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]
+                       ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """sigma on a (detached) stack: the output and what :func:`activation_backward` needs.
+
+    On CPU the compiled kernels of :mod:`.jet_kernels` run it (saving the flat stack and
+    sigma's base functions); elsewhere, and for a bare value, the tensor rules (saving the stack)."""
+    if not counts or not jet_kernels.available(coeffs):
+        return _activation_tensor(coeffs, name, counts), (coeffs,)
+    z, z0 = jet_kernels.flat(coeffs), coeffs[0].detach().reshape(-1)
+    a = torch.tanh(z0) if name == "tanh" else torch.sin(z0)
+    b = a if name == "tanh" else torch.cos(z0)
+    out = torch.empty_like(z)
+    jet_kernels.run(jet_kernels.activation_kernels(name, counts)[0], a, b, z, out)
+    return out.view(coeffs.shape), (z, a, b)
+
+
+def activation_backward(saved: tuple[torch.Tensor, ...], grad: torch.Tensor, name: str,
+                        counts: tuple[int, ...]) -> torch.Tensor:
+    """The gradient with respect to the stack of sigma's input, from :func:`activation_forward`'s
+    ``saved`` and the output gradient ``grad``."""
+    if len(saved) == 3:  # the kernel path
+        z, a, b = saved
+        grad_in = torch.empty_like(z)
+        jet_kernels.run(jet_kernels.activation_kernels(name, counts)[1], a, b, z, jet_kernels.flat(grad), grad_in)
+        return grad_in.view(grad.shape)
+    (coeffs,) = saved
+    sigma = activation_derivatives(name, coeffs[0], len(counts) + 1)
+    shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these; D'_0 = s_1
+    d_shift = [shifted[0][None], *faa_di_bruno(shifted, split_blocks(coeffs, counts), counts)]
+    return _binomial_adjoint(split_blocks(grad, counts), d_shift, counts, coeffs.shape)
+
+
 class _Activation(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, coeffs: torch.Tensor, name: str, counts: tuple[int, ...]) -> torch.Tensor:
         ctx.name, ctx.counts = name, counts
-        ctx.fused = jet_kernels.available(coeffs)
-        if ctx.fused:
-            z, z0 = jet_kernels.flat(coeffs), coeffs[0].detach().reshape(-1)
-            a = torch.tanh(z0) if name == "tanh" else torch.sin(z0)
-            b = a if name == "tanh" else torch.cos(z0)
-            out = torch.empty_like(z)
-            jet_kernels.run(jet_kernels.activation_kernels(name, counts)[0], a, b, z, out)
-            ctx.save_for_backward(z, a, b)
-            return out.view(coeffs.shape)
-        ctx.save_for_backward(coeffs)
-        return _activation_tensor(coeffs, name, counts)
+        out, saved = activation_forward(coeffs, name, counts)
+        ctx.save_for_backward(*saved)
+        return out
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
-        counts, order = ctx.counts, len(ctx.counts)
-        if ctx.fused:
-            z, a, b = ctx.saved_tensors
-            grad_in = torch.empty_like(z)
-            jet_kernels.run(jet_kernels.activation_kernels(ctx.name, counts)[1], a, b, z, jet_kernels.flat(grad),
-                            grad_in)
-            return grad_in.view(grad.shape), None, None
-        (coeffs,) = ctx.saved_tensors
-        sigma = activation_derivatives(ctx.name, coeffs[0], order + 1)
-        shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these; D'_0 = s_1
-        d_shift = [shifted[0][None], *faa_di_bruno(shifted, split_blocks(coeffs, counts), counts)]
-        return _binomial_adjoint(split_blocks(grad, counts), d_shift, counts, coeffs.shape), None, None
+        return activation_backward(ctx.saved_tensors, grad, ctx.name, ctx.counts), None, None
 
 
 def _activation_tensor(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]) -> torch.Tensor:

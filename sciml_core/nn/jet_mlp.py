@@ -1,0 +1,83 @@
+"""A whole fully connected network on a jet as one autograd node.
+
+Layer by layer, a jet MLP records two nodes per layer and the engine walks them with its
+own bookkeeping; at PINN sizes (width 20 to 128, a few thousand points) that bookkeeping and
+the cache misses between nodes cost as much as the arithmetic.  :func:`jet_mlp` runs
+
+    Z_l = A_{l-1} W_l^T (+ b_l on the value slot),  A_l = sigma(Z_l)  (Faa di Bruno, :mod:`.jet_ops`)
+
+for every layer in one :class:`torch.autograd.Function` and writes the reverse pass out by
+hand, from the output gradient G_L:
+
+    dW_l = G_l^T A_{l-1},   db_l = 1^T G_l[value],   G^A_{l-1} = G_l W_l,
+    G_{l-1} = the adjoint of sigma's jet rule applied to G^A_{l-1}  (:func:`.jet_ops.activation_backward`),
+
+with every slot of the stack in one matmul.  The weights may carry graphs of their own
+(random weight factorisation builds W from trainable factors); the input stack gets a
+gradient only when it needs one (an embedding with trainable frequencies before the MLP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from . import jet_ops
+
+
+class _JetMLP(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, coeffs: torch.Tensor, counts: tuple[int, ...], activation: str,
+                *params: torch.Tensor) -> torch.Tensor:
+        slots, n = coeffs.shape[0], coeffs.shape[1]
+        weights, biases = params[0::2], params[1::2]
+        a = coeffs.detach().reshape(slots * n, -1)
+        inputs, states = [], []
+        for index, (weight, bias) in enumerate(zip(weights, biases)):
+            inputs.append(a)
+            z = torch.mm(a, weight.detach().T)
+            z[:n] += bias.detach()
+            if index == len(weights) - 1:
+                break
+            h, state = jet_ops.activation_forward(z.view(slots, n, -1), activation, counts)
+            states.append(state)
+            a = h.view(slots * n, -1)
+        ctx.counts, ctx.activation, ctx.n = counts, activation, n
+        ctx.inputs, ctx.states = inputs, states
+        ctx.save_for_backward(*weights)
+        return z.view(slots, n, -1)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        weights, n = ctx.saved_tensors, ctx.n
+        slots = grad.shape[0]
+        g = grad.reshape(slots * n, -1)
+        ones = g.new_ones(n)
+        grads: list[torch.Tensor | None] = []
+        grad_in = None
+        for index in range(len(weights) - 1, -1, -1):
+            grads += [torch.mv(g[:n].T, ones), torch.mm(g.T, ctx.inputs[index])]  # (db, dW), reversed later
+            if index == 0:
+                if ctx.needs_input_grad[0]:
+                    grad_in = torch.mm(g, weights[0]).view(slots, n, -1)
+                break
+            g_a = torch.mm(g, weights[index]).view(slots, n, -1)
+            g = jet_ops.activation_backward(ctx.states[index - 1], g_a, ctx.activation, ctx.counts).view(slots * n, -1)
+        return (grad_in, None, None, *reversed(grads))
+
+
+def jet_mlp(coeffs: torch.Tensor, counts: tuple[int, ...], activation: str,
+            layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """The stack ``(C, n, k)`` through ``layers`` = [(W, b), ...] with ``activation`` after
+    every layer but the last, as one autograd node (module docstring)."""
+    params = [t for layer in layers for t in layer]
+    if jet_ops.plain_autograd():
+        for index, (weight, bias) in enumerate(layers):
+            coeffs = jet_ops.jet_linear(coeffs, weight, bias)
+            if index < len(layers) - 1:
+                coeffs = jet_ops.jet_activation(coeffs, counts, activation)
+        return coeffs
+    return _JetMLP.apply(coeffs, counts, activation, *params)
