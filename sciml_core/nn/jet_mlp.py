@@ -34,12 +34,12 @@ class _JetMLP(torch.autograd.Function):
                 *params: torch.Tensor) -> torch.Tensor:
         slots, n = coeffs.shape[0], coeffs.shape[1]
         weights, biases = params[0::2], params[1::2]
-        a = coeffs.detach().reshape(slots * n, -1)
+        a = coeffs.reshape(slots * n, -1)  # forward runs without grad: no detach needed
         inputs, states = [], []
         for index, (weight, bias) in enumerate(zip(weights, biases)):
             inputs.append(a)
-            z = torch.mm(a, weight.detach().T)
-            z[:n] += bias.detach()
+            z = torch.mm(a, weight.T)
+            z[:n] += bias
             if index == len(weights) - 1:
                 break
             h, state = jet_ops.activation_forward(z.view(slots, n, -1), activation, counts)
@@ -60,7 +60,9 @@ class _JetMLP(torch.autograd.Function):
         grads: list[torch.Tensor | None] = []
         grad_in = None
         for index in range(len(weights) - 1, -1, -1):
-            grads += [torch.mv(g[:n].T, ones), torch.mm(g.T, ctx.inputs[index])]  # (db, dW), reversed later
+            # (db, dW), reversed below; db as a matrix-vector product: a column sum over the
+            # value rows is about 1.5x slower in a training step
+            grads += [torch.mv(g[:n].T, ones), torch.mm(g.T, ctx.inputs[index])]
             if index == 0:
                 if ctx.needs_input_grad[0]:
                     grad_in = torch.mm(g, weights[0]).view(slots, n, -1)
@@ -74,11 +76,10 @@ def jet_mlp(coeffs: torch.Tensor, counts: tuple[int, ...], activation: str,
             layers: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """The stack ``(C, n, k)`` through ``layers`` = [(W, b), ...] with ``activation`` after
     every layer but the last, as one autograd node (module docstring)."""
-    params = [t for layer in layers for t in layer]
     if jet_ops.plain_autograd():
         for index, (weight, bias) in enumerate(layers):
             coeffs = jet_ops.jet_linear(coeffs, weight, bias)
             if index < len(layers) - 1:
                 coeffs = jet_ops.jet_activation(coeffs, counts, activation)
         return coeffs
-    return _JetMLP.apply(coeffs, counts, activation, *params)
+    return _JetMLP.apply(coeffs, counts, activation, *(t for layer in layers for t in layer))

@@ -119,9 +119,11 @@ def activation_forward(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]
     """sigma on a (detached) stack: the output and what :func:`activation_backward` needs.
 
     On CPU the compiled kernels of :mod:`.jet_kernels` run it (saving the flat stack and
-    sigma's base functions); elsewhere, and for a bare value, the tensor rules (saving the stack)."""
+    sigma's base functions); elsewhere, and for a bare value, the tensor rules (saving the stack
+    and tanh(value), or the value for the other activations)."""
     if not counts or not jet_kernels.available(coeffs):
-        return _activation_tensor(coeffs, name, counts), (coeffs,)
+        out, value = _activation_tensor(coeffs, name, counts)
+        return out, (coeffs, value if name == "tanh" else coeffs[0])  # tanh's derivatives come from its value
     z, z0 = jet_kernels.flat(coeffs), coeffs[0].detach().reshape(-1)
     a = torch.tanh(z0) if name == "tanh" else torch.sin(z0)
     b = a if name == "tanh" else torch.cos(z0)
@@ -139,8 +141,9 @@ def activation_backward(saved: tuple[torch.Tensor, ...], grad: torch.Tensor, nam
         grad_in = torch.empty_like(z)
         jet_kernels.run(jet_kernels.activation_kernels(name, counts)[1], a, b, z, jet_kernels.flat(grad), grad_in)
         return grad_in.view(grad.shape)
-    (coeffs,) = saved
-    sigma = activation_derivatives(name, coeffs[0], len(counts) + 1)
+    coeffs, base = saved
+    order = len(counts) + 1
+    sigma = tanh_derivatives(base, order) if name == "tanh" else activation_derivatives(name, base, order)
     shifted = sigma[1:]  # s_{k+1}: D'_r is Faa di Bruno with these; D'_0 = s_1
     d_shift = [shifted[0][None], *faa_di_bruno(shifted, split_blocks(coeffs, counts), counts)]
     return _binomial_adjoint(split_blocks(grad, counts), d_shift, counts, coeffs.shape)
@@ -160,16 +163,17 @@ class _Activation(torch.autograd.Function):
         return activation_backward(ctx.saved_tensors, grad, ctx.name, ctx.counts), None, None
 
 
-def _activation_tensor(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]) -> torch.Tensor:
-    """The forward rule as tensor operations (the path without kernels, and plain autograd)."""
+def _activation_tensor(coeffs: torch.Tensor, name: str, counts: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forward rule as tensor operations (the path without kernels, and plain autograd),
+    and sigma at the value."""
     sigma = activation_derivatives(name, coeffs[0], len(counts))
-    return torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)])
+    return torch.cat([sigma[0][None], *faa_di_bruno(sigma, split_blocks(coeffs, counts), counts)]), sigma[0]
 
 
 def jet_activation(coeffs: torch.Tensor, counts: tuple[int, ...], name: str) -> torch.Tensor:
     """sigma(Z) on stacked coefficients ``(C, n, k)`` (``tanh``, ``sin`` or ``cos``)."""
     if _PLAIN_AUTOGRAD or not counts:
-        return _activation_tensor(coeffs, name, counts)
+        return _activation_tensor(coeffs, name, counts)[0]
     return _Activation.apply(coeffs, name, counts)
 
 
