@@ -87,28 +87,41 @@ def _sigma_lines(name: str, order: int) -> list[str]:
     return _TANH_DERIVATIVES[:order] if name == "tanh" else []
 
 
-@lru_cache(maxsize=None)
-def activation_kernels(name: str, counts: tuple[int, ...]) -> tuple[Callable[..., None], Callable[..., None]]:
-    """(forward(A, B, Z, H), backward(A, B, Z, G, D)) for sigma = ``name`` on layout ``counts``."""
+def activation_lines(name: str, counts: tuple[int, ...], at: Callable[[str, int], str]) -> tuple[list[str], list[str]]:
+    """Straight-line code for one element of sigma's jet rule: (forward, backward).
+
+    ``at(array, row)`` spells an element of a stack (``Z`` the input, ``H`` the output, ``G``
+    the output gradient, ``D`` the input gradient; row 0 is the value).  Both expect ``A`` and
+    ``B`` (sigma's base functions at the value: tanh or sin, and cos) to be defined; the
+    forward writes every row of ``H``, the backward every row of ``D``."""
     order, slots = len(counts), _slots(counts)
     sig = _SIGMA[name]
-    fwd = ["A = A_[i]", "B = B_[i]", *_sigma_lines(name, order), f"H[0, i] = {sig[0]}"]
+    fwd = [*_sigma_lines(name, order), f"{at('H', 0)} = {sig[0]}"]
     for rows in slots:
-        fwd += [f"z{m} = Z[{r}, i]" for m, r in enumerate(rows, start=1)]
-        fwd += [f"H[{r}, i] = {_faa_di_bruno(m, lambda k: sig[k], lambda k: f'z{k}')}"
+        fwd += [f"z{m} = {at('Z', r)}" for m, r in enumerate(rows, start=1)]
+        fwd += [f"{at('H', r)} = {_faa_di_bruno(m, lambda k: sig[k], lambda k: f'z{k}')}"
                 for m, r in enumerate(rows, start=1)]
-    bwd = ["A = A_[i]", "B = B_[i]", *_sigma_lines(name, order + 1), "acc = G[0, i] * " + sig[1]]
+    bwd = [*_sigma_lines(name, order + 1), f"acc = {at('G', 0)} * {sig[1]}"]
     for rows in slots:
         o = len(rows)
-        bwd += [f"z{m} = Z[{r}, i]" for m, r in enumerate(rows, start=1)]
-        bwd += [f"g{m} = G[{r}, i]" for m, r in enumerate(rows, start=1)]
+        bwd += [f"z{m} = {at('Z', r)}" for m, r in enumerate(rows, start=1)]
+        bwd += [f"g{m} = {at('G', r)}" for m, r in enumerate(rows, start=1)]
         shifted = [_faa_di_bruno(r, lambda k: sig[k + 1], lambda k: f"z{k}") for r in range(o + 1)]
         bwd += [f"acc += g{m} * ({shifted[m]})" for m in range(1, o + 1)]
         for j, row in enumerate(rows, start=1):
-            bwd.append(f"D[{row}, i] = " + " + ".join(f"{float(comb(m, j))} * g{m} * ({shifted[m - j]})"
-                                                        for m in range(j, o + 1)))
-    bwd.append("D[0, i] = acc")
-    return _compile("forward", "A_, B_, Z, H", fwd, "Z"), _compile("backward", "A_, B_, Z, G, D", bwd, "Z")
+            bwd.append(f"{at('D', row)} = " + " + ".join(f"{float(comb(m, j))} * g{m} * ({shifted[m - j]})"
+                                                          for m in range(j, o + 1)))
+    bwd.append(f"{at('D', 0)} = acc")
+    return fwd, bwd
+
+
+@lru_cache(maxsize=None)
+def activation_kernels(name: str, counts: tuple[int, ...]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """(forward(A, B, Z, H), backward(A, B, Z, G, D)) for sigma = ``name`` on layout ``counts``."""
+    fwd, bwd = activation_lines(name, counts, lambda array, row: f"{array}[{row}, i]")
+    base = ["A = A_[i]", "B = B_[i]"]
+    return (_compile("forward", "A_, B_, Z, H", base + fwd, "Z"),
+            _compile("backward", "A_, B_, Z, G, D", base + bwd, "Z"))
 
 
 @lru_cache(maxsize=None)

@@ -20,12 +20,35 @@ gradient only when it needs one (an embedding with trainable frequencies before 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 
-from . import jet_ops
+from . import jet_kernels, jet_mlp_kernels, jet_ops
+
+#: Whether tanh networks on CPU run as one compiled loop over blocks of points
+#: (:mod:`.jet_mlp_kernels`); switched off by :func:`layer_kernels_only`.
+_COMPILED_NETWORK = True
+
+
+@contextmanager
+def layer_kernels_only() -> Iterator[None]:
+    """Within this block tanh networks run layer by layer in the node (as other activations do),
+    not as one compiled loop over blocks of points: for comparing the two."""
+    global _COMPILED_NETWORK
+    previous, _COMPILED_NETWORK = _COMPILED_NETWORK, False
+    try:
+        yield
+    finally:
+        _COMPILED_NETWORK = previous
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    """A numpy view of the tensor's data (detached, made contiguous)."""
+    return t.detach().contiguous().numpy()
 
 
 class _JetMLP(torch.autograd.Function):
@@ -34,6 +57,20 @@ class _JetMLP(torch.autograd.Function):
                 *params: torch.Tensor) -> torch.Tensor:
         slots, n = coeffs.shape[0], coeffs.shape[1]
         weights, biases = params[0::2], params[1::2]
+        ctx.counts, ctx.activation, ctx.n = counts, activation, n
+        ctx.compiled = (activation == "tanh" and bool(counts) and len(weights) >= 2
+                        and jet_kernels.available(coeffs, *params) and _COMPILED_NETWORK)
+        if ctx.compiled:  # the whole network per block of points (jet_mlp_kernels)
+            forward = jet_mlp_kernels.tanh_mlp_kernels(counts, str(coeffs.dtype).removeprefix("torch."))[0]
+            blocks = -(-n // jet_mlp_kernels.BLOCK)
+            states = [coeffs.new_empty(blocks, slots, w.shape[0], jet_mlp_kernels.BLOCK) for w in weights[:-1]]
+            out = coeffs.new_empty(slots, n, weights[-1].shape[0])
+            coeffs = coeffs.detach().contiguous()
+            forward(coeffs.numpy(), out.numpy(), tuple(map(_numpy, weights)), tuple(map(_numpy, biases)),
+                    tuple(t.numpy() for t in states))
+            ctx.inputs, ctx.states = [coeffs], states
+            ctx.save_for_backward(*params)
+            return out
         a = coeffs.reshape(slots * n, -1)  # forward runs without grad: no detach needed
         inputs, states = [], []
         for index, (weight, bias) in enumerate(zip(weights, biases)):
@@ -45,7 +82,6 @@ class _JetMLP(torch.autograd.Function):
             h, state = jet_ops.activation_forward(z.view(slots, n, -1), activation, counts)
             states.append(state)
             a = h.view(slots * n, -1)
-        ctx.counts, ctx.activation, ctx.n = counts, activation, n
         ctx.inputs, ctx.states = inputs, states
         ctx.save_for_backward(*weights)
         return z.view(slots, n, -1)
@@ -53,6 +89,8 @@ class _JetMLP(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        if ctx.compiled:
+            return _compiled_backward(ctx, grad)
         weights, n = ctx.saved_tensors, ctx.n
         slots = grad.shape[0]
         g = grad.reshape(slots * n, -1)
@@ -70,6 +108,17 @@ class _JetMLP(torch.autograd.Function):
             g_a = torch.mm(g, weights[index]).view(slots, n, -1)
             g = jet_ops.activation_backward(ctx.states[index - 1], g_a, ctx.activation, ctx.counts).view(slots * n, -1)
         return (grad_in, None, None, *reversed(grads))
+
+
+def _compiled_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+    params, coeffs = ctx.saved_tensors, ctx.inputs[0]
+    backward = jet_mlp_kernels.tanh_mlp_kernels(ctx.counts, str(coeffs.dtype).removeprefix("torch."))[1]
+    grads = [torch.zeros_like(t) for t in params]
+    grad_in = torch.empty_like(coeffs) if ctx.needs_input_grad[0] else coeffs.new_empty(0, 0, 0)
+    backward(coeffs.numpy(), _numpy(grad), grad_in.numpy(), ctx.needs_input_grad[0],
+             tuple(map(_numpy, params[0::2])), tuple(map(_numpy, params[1::2])), tuple(t.numpy() for t in ctx.states),
+             tuple(g.numpy() for g in grads[0::2]), tuple(g.numpy() for g in grads[1::2]))
+    return (grad_in if ctx.needs_input_grad[0] else None, None, None, *grads)
 
 
 def jet_mlp(coeffs: torch.Tensor, counts: tuple[int, ...], activation: str,
