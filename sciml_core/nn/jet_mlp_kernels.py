@@ -33,9 +33,9 @@ from . import jet_kernels
 
 #: Points per block: the stacks of a block stay in L1/L2 (4 slots x 20 units x 128 points x 4 B = 40 KB).
 BLOCK = 128
-#: Weights per unrolled inner loop of a matrix product (more streams defeat the vectoriser's
-#: alias checks); a remainder runs in chunks of half, a quarter, ...
-_UNROLL = 8
+#: A matrix product's tile: _ROWS outputs by _UNROLL inputs per inner loop (more streams defeat
+#: the vectoriser's alias checks); remaining inputs go in chunks of half, a quarter, ...
+_ROWS, _UNROLL = 4, 4
 #: Side of the tiles of the weight gradient's accumulators.
 _TILE = 4
 #: Terms of the expm1 Taylor series on [-0.625, 0] per dtype: the last is below the unit roundoff.
@@ -68,24 +68,33 @@ def _loop(header: str, body: list[str]) -> list[str]:
 
 def _linear(name: str, transpose: bool, slots: int) -> list[str]:
     """``name(W, b, X, Y)``: Y[s, i, :] = sum_q W[i, q] X[s, q, :] (+ b[i] on slot 0), or with
-    ``transpose`` Y[s, i, :] = sum_q W[q, i] X[s, q, :] (b unused)."""
-    weight = (lambda q: f"W[k + {q}, i]") if transpose else (lambda q: f"W[i, k + {q}]")
+    ``transpose`` Y[s, i, :] = sum_q W[q, i] X[s, q, :] (b unused).  _ROWS output rows at a time
+    share each loaded input row; the inputs go in chunks of _UNROLL (then halves, quarters...),
+    the first chunk writing the output so it is not zero-filled first."""
     outputs, inputs = ("W.shape[1]", "W.shape[0]") if transpose else ("W.shape[0]", "W.shape[1]")
 
-    def chunk(size: int) -> list[str]:
-        terms = " + ".join(f"w{q} * X[s, k + {q}, p]" for q in range(size))
-        return [*(f"w{q} = {weight(q)}" for q in range(size)),
-                *_loop(f"for p in range({BLOCK}):", [f"Y[s, i, p] += {terms}"]), f"k += {size}"]
+    def rows(count: int) -> list[str]:
+        def chunk(size: int, first: bool) -> list[str]:
+            weights = [f"w{r}_{q} = " + (f"W[k + {q}, i + {r}]" if transpose else f"W[i + {r}, k + {q}]")
+                       for r in range(count) for q in range(size)]
+            sums = [" + ".join(f"w{r}_{q} * x{q}" for q in range(size)) for r in range(count)]
+            return [*weights, *_loop(f"for p in range({BLOCK}):", [
+                *(f"x{q} = X[s, k + {q}, p]" for q in range(size)),
+                *(f"Y[s, i + {r}, p] = c{r} + {sums[r]}" if first else f"Y[s, i + {r}, p] += {sums[r]}"
+                  for r in range(count))]), f"k += {size}"]
 
-    row = ["c = 0.0" if transpose else "c = b[i] if s == 0 else 0.0",
-           *_loop(f"for p in range({BLOCK}):", ["Y[s, i, p] = c"]), "k = 0",
-           *_loop(f"while k + {_UNROLL} <= n_in:", chunk(_UNROLL))]
-    size = _UNROLL // 2
-    while size:
-        row += _loop(f"if k + {size} <= n_in:", chunk(size))
-        size //= 2
-    return _function(name, "W, b, X, Y", [f"n_out, n_in = {outputs}, {inputs}",
-                                          *_loop(f"for s in range({slots}):", _loop("for i in range(n_out):", row))])
+        bias = [f"c{r} = 0.0" if transpose else f"c{r} = b[i + {r}] if s == 0 else 0.0" for r in range(count)]
+        lines = [*bias, "k = 0", *_loop(f"if n_in >= {_UNROLL}:", chunk(_UNROLL, True)),
+                 *_loop("else:", _loop(f"for p in range({BLOCK}):", [f"Y[s, i + {r}, p] = c{r}" for r in range(count)])),
+                 *_loop(f"while k + {_UNROLL} <= n_in:", chunk(_UNROLL, False))]
+        size = _UNROLL // 2
+        while size:
+            lines += _loop(f"if k + {size} <= n_in:", chunk(size, False))
+            size //= 2
+        return [*lines, f"i += {count}"]
+
+    return _function(name, "W, b, X, Y", [f"n_out, n_in = {outputs}, {inputs}", *_loop(f"for s in range({slots}):", [
+        "i = 0", *_loop(f"while i + {_ROWS} <= n_out:", rows(_ROWS)), *_loop("while i < n_out:", rows(1))])])
 
 
 def _weight_gradient(slots: int) -> list[str]:
