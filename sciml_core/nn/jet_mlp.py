@@ -58,8 +58,9 @@ class _JetMLP(torch.autograd.Function):
         slots, n = coeffs.shape[0], coeffs.shape[1]
         weights, biases = params[0::2], params[1::2]
         ctx.counts, ctx.activation, ctx.n = counts, activation, n
-        ctx.compiled = (activation == "tanh" and bool(counts) and len(weights) >= 2
-                        and jet_kernels.available(coeffs, *params) and _COMPILED_NETWORK)
+        ctx.compiled = (activation == "tanh" and bool(counts) and len(weights) >= 2 and _COMPILED_NETWORK
+                        and max(w.shape[0] for w in weights) <= jet_mlp_kernels.MAX_WIDTH
+                        and jet_kernels.available(coeffs, *params))
         if ctx.compiled:  # the whole network per block of points (jet_mlp_kernels)
             forward = jet_mlp_kernels.tanh_mlp_kernels(counts, str(coeffs.dtype).removeprefix("torch."))[0]
             blocks = -(-n // jet_mlp_kernels.BLOCK)
