@@ -13,6 +13,7 @@ from sciml_core import solve
 from sciml_core.errors import ConfigError
 from sciml_core.registry import get_pde
 from solvers.pinn.balancing import BalancingConfig, GradNormBalancer
+from solvers.pinn.base import PINNConfig, PINNObjective
 from solvers.pinn.marching import MarchingNetwork
 from solvers.pinn.network import ConstraintsConfig, FieldNetwork, ModelConfig
 from solvers.pinn.sampling import r3_update, sample_unit
@@ -115,6 +116,35 @@ def test_gradnorm_balancer_equalises_term_gradients() -> None:
     balancer.update(terms, [p], step=0)
     # |grad a| = 10 |grad b|: lambda_a = 11/10, lambda_b = 11
     assert balancer.weights["a"] == pytest.approx(1.1) and balancer.weights["b"] == pytest.approx(11.0)
+
+
+def test_soft_points_in_the_jet_pass_give_the_separate_passes_terms() -> None:
+    """With jets, the soft IC/BC points ride along in the residual points' pass: the residuals,
+    the soft terms and their gradients equal those of separate passes (float64)."""
+    torch.manual_seed(0)
+    pde = get_pde("burgers")()
+    config = PINNConfig(model=ModelConfig(width=12, depth=3))
+    config.sampling.n_residual, config.sampling.n_initial, config.sampling.n_boundary = 256, 32, 32
+    net = FieldNetwork(pde, config.model, config.constraints).double()
+    objective = PINNObjective(pde, net, config, torch.device("cpu"), torch.float64, seed=0)
+    assert objective._joint_points is not None and len(objective._joint_points["t"]) == 256 + 32 + 2 * 32
+
+    def terms(joint: bool) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:
+        net.zero_grad(set_to_none=True)
+        if joint:
+            residuals, pred = objective.residuals_and_soft_predictions()
+        else:
+            residuals, pred = pde.residual(objective.derivatives(objective.residual_points)), None
+        out = {**{f"r_{k}": r for k, r in residuals.items()}, **objective.soft_losses(pred)}
+        sum(v.pow(2).sum() for v in out.values()).backward()
+        return {k: v.detach() for k, v in out.items()}, [p.grad.clone() for p in net.parameters()]
+
+    (joint, joint_grads), (separate, separate_grads) = terms(True), terms(False)
+    assert joint.keys() == separate.keys() == {"r_u", "initial", "boundary"}
+    for key in joint:
+        torch.testing.assert_close(joint[key], separate[key], rtol=1e-12, atol=1e-14)
+    for a, b in zip(joint_grads, separate_grads):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_vanilla_pinn_soft_constraints_and_config_errors(tiny_pinn_overrides: list[str]) -> None:

@@ -159,6 +159,10 @@ class PINNObjective:
             average[self._soft_names.index(name), start : start + n] = 1.0 / n
             start += n
         self._soft_average = average
+        # with jets, the soft points ride along in the residual points' pass (their derivative
+        # slots are computed and dropped): one network evaluation a step, as DeepXDE does
+        self._joint_points = {d: torch.cat([self.residual_points[d], self._soft_points[d]]) for d in self.dims} \
+            if groups and self.config.derivatives == "jet" else None
         embedded = self.config.model.periodic_modes > 0
         self._periodic_faces = [] if embedded else [(dim, *(self._face(dim, v) for v in dom.bounds[dim]))
                                                     for dim in dom.periodic]
@@ -174,12 +178,22 @@ class PINNObjective:
         """Mean squared residual (variants reweight it, e.g. causal training)."""
         return sum(r.pow(2).mean() for r in residuals.values()), {}
 
-    def soft_losses(self) -> dict[str, torch.Tensor]:
+    def residuals_and_soft_predictions(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+        """The PDE residuals at the residual points and, when they come from the same jet pass, the
+        fields at the soft points (else None: :meth:`soft_losses` evaluates them itself)."""
+        if self._joint_points is None:
+            return self.pde.residual(self.derivatives(self.residual_points)), None
+        n = len(self.residual_points["t"])
+        joint = self.derivatives(self._joint_points)  # residuals are pointwise: evaluate all, keep the first n
+        return {k: r[:n] for k, r in self.pde.residual(joint).items()}, {f: joint[f][n:] for f in self.pde.fields}
+
+    def soft_losses(self, pred: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Soft initial misfit and Dirichlet misfit (a mean square per face, summed), and value and
-        slope matching on periodic dims that lack an exact periodic embedding."""
+        slope matching on periodic dims that lack an exact periodic embedding.  ``pred``: the
+        fields at the soft points when already evaluated."""
         terms: dict[str, list[torch.Tensor]] = {}
         if self._soft_points is not None:
-            pred = self.network(self._soft_points)
+            pred = self.network(self._soft_points) if pred is None else pred
             squared = sum((pred[f] - self._soft_targets[f]).pow(2) for f in self.pde.fields)
             means = (self._soft_average @ squared).unbind()  # one matmul for every group's mean
             terms = {name: [mean.squeeze()] for name, mean in zip(self._soft_names, means)}
@@ -193,12 +207,11 @@ class PINNObjective:
         every = self.config.sampling.resample_every
         if every and step < self.config.train.adam_steps and step // every != self.points_index:
             self.resample(step // every)
-        d = self.derivatives(self.residual_points)
-        residuals = self.pde.residual(d)
+        residuals, soft_pred = self.residuals_and_soft_predictions()
         if self.config.sampling.adaptive == "r3":
             self._last_sq = sum(r.detach().pow(2) for r in residuals.values()).reshape(-1).cpu().numpy()
         loss_r, logs = self.residual_loss(residuals, self.residual_points, step)
-        terms = {"residual": loss_r, **self.soft_losses()}
+        terms = {"residual": loss_r, **self.soft_losses(soft_pred)}
         if torch.is_grad_enabled():
             self.balancer.update(terms, [p for p in self.network.parameters() if p.requires_grad], step)
         total = sum(self.balancer.weights[k] * v for k, v in terms.items())
