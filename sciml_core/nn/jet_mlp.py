@@ -13,7 +13,9 @@ hand, from the output gradient G_L:
     dW_l = G_l^T A_{l-1},   db_l = 1^T G_l[value],   G^A_{l-1} = G_l W_l,
     G_{l-1} = the adjoint of sigma's jet rule applied to G^A_{l-1}  (:func:`.jet_ops.activation_backward`),
 
-with every slot of the stack in one matmul.  The weights may carry graphs of their own
+with every slot of the stack in one matmul.  On CPU, a tanh network up to
+:data:`.jet_mlp_kernels.MAX_WIDTH` wide runs instead as one compiled loop over blocks of points
+(:mod:`.jet_mlp_kernels`).  The weights may carry graphs of their own
 (random weight factorisation builds W from trainable factors); the input stack gets a
 gradient only when it needs one (an embedding with trainable frequencies before the MLP).
 """
@@ -46,6 +48,11 @@ def layer_kernels_only() -> Iterator[None]:
         _COMPILED_NETWORK = previous
 
 
+def _kernels(counts: tuple[int, ...], dtype: torch.dtype) -> tuple[Any, Any]:
+    """The compiled network's (forward, backward) for this layout and dtype."""
+    return jet_mlp_kernels.tanh_mlp_kernels(counts, str(dtype).removeprefix("torch."))
+
+
 def _numpy(t: torch.Tensor) -> np.ndarray:
     """A numpy view of the tensor's data (detached, made contiguous)."""
     return t.detach().contiguous().numpy()
@@ -62,7 +69,7 @@ class _JetMLP(torch.autograd.Function):
                         and max(w.shape[0] for w in weights) <= jet_mlp_kernels.MAX_WIDTH
                         and jet_kernels.available(coeffs, *params))
         if ctx.compiled:  # the whole network per block of points (jet_mlp_kernels)
-            forward = jet_mlp_kernels.tanh_mlp_kernels(counts, str(coeffs.dtype).removeprefix("torch."))[0]
+            forward = _kernels(counts, coeffs.dtype)[0]
             blocks = -(-n // jet_mlp_kernels.BLOCK)
             states = [coeffs.new_empty(blocks, slots, w.shape[0], jet_mlp_kernels.BLOCK) for w in weights[:-1]]
             out = coeffs.new_empty(slots, n, weights[-1].shape[0])
@@ -113,7 +120,7 @@ class _JetMLP(torch.autograd.Function):
 
 def _compiled_backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     params, coeffs = ctx.saved_tensors, ctx.inputs[0]
-    backward = jet_mlp_kernels.tanh_mlp_kernels(ctx.counts, str(coeffs.dtype).removeprefix("torch."))[1]
+    backward = _kernels(ctx.counts, coeffs.dtype)[1]
     grads = [torch.zeros_like(t) for t in params]
     grad_in = torch.empty_like(coeffs) if ctx.needs_input_grad[0] else coeffs.new_empty(0, 0, 0)
     backward(coeffs.numpy(), _numpy(grad), grad_in.numpy(), ctx.needs_input_grad[0],

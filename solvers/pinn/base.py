@@ -122,6 +122,11 @@ class PINNObjective:
         bc = sample_unit(cfg.n_boundary, len(self.dims), cfg.method, self.seed, 3 * index + 2)
         self.boundary_points = self._to_domain(bc, self.dims)
         self._build_soft_terms()
+        # with jets, the soft points ride along in the residual points' pass (their derivative
+        # slots are computed and dropped): one network evaluation a step, as DeepXDE does
+        soft = self._soft_points
+        self._joint_points = {d: torch.cat([self.residual_points[d], soft[d]]) for d in self.dims} \
+            if soft is not None and self.config.derivatives == "jet" else None
 
     def _face(self, dim: str, value: float) -> dict[str, torch.Tensor]:
         """The boundary points moved onto the face ``dim = value``."""
@@ -159,10 +164,6 @@ class PINNObjective:
             average[self._soft_names.index(name), start : start + n] = 1.0 / n
             start += n
         self._soft_average = average
-        # with jets, the soft points ride along in the residual points' pass (their derivative
-        # slots are computed and dropped): one network evaluation a step, as DeepXDE does
-        self._joint_points = {d: torch.cat([self.residual_points[d], self._soft_points[d]]) for d in self.dims} \
-            if groups and self.config.derivatives == "jet" else None
         embedded = self.config.model.periodic_modes > 0
         self._periodic_faces = [] if embedded else [(dim, *(self._face(dim, v) for v in dom.bounds[dim]))
                                                     for dim in dom.periodic]
