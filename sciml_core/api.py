@@ -21,7 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from .config import build_config, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text, to_dict
+from .config import (build_config, check_seed, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text,
+                     to_dict)
 from .device import dtype_name, resolve_device, resolve_dtype
 from .errors import CheckpointError, ConfigError, DivergenceError
 from .metrics import solution_rel_l2
@@ -36,7 +37,6 @@ _KEY_TYPES: dict[str, tuple[type, ...]] = {"pde": (str,), "solver": (str,), "pre
                                            "pde_params": (dict,), "config": (dict,)}
 #: settings a resumed run may change: where it runs and how long it may take
 RESUMABLE_CHANGES = ("device", "budget_s")
-SEED_LIMIT = 2**63
 
 
 def read_run_config(path: str | Path) -> dict[str, Any]:
@@ -55,13 +55,6 @@ def check_run_config(data: Mapping[str, Any], source: str = "config") -> dict[st
             kind = "a table" if dict in types else "a string" if str in types else "a number"
             raise ConfigError(f"{source}: {key!r} must be {kind}, got {value!r}")
     return dict(data)
-
-
-def check_seed(seed: Any, option: str = "--seed") -> int:
-    """A seed is an integer in [0, 2**63) (what torch and numpy both accept)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise ConfigError(f"{option} must be an integer in [0, 2**63), got {seed!r}")
-    return seed
 
 
 def check_budget(budget_s: Any) -> float | None:
