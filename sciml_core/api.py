@@ -24,7 +24,7 @@ import torch
 from .config import (build_config, check_seed, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text,
                      to_dict)
 from .device import dtype_name, resolve_device, resolve_dtype
-from .errors import CheckpointError, ConfigError, DivergenceError
+from .errors import CheckpointError, ConfigError, DivergenceError, SciMLError
 from .metrics import solution_rel_l2
 from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
@@ -79,6 +79,13 @@ def settings_differences(stored: Mapping[str, Any], current: Mapping[str, Any], 
         elif a != b:
             out.append(f"{name} ({_show(a)} in the run, {_show(b)} now)")
     return out
+
+
+def _refuse_differences(run: RunDirectory, stored: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    differ = settings_differences({k: v for k, v in stored.items() if k in current}, current)
+    if differ:
+        raise ConfigError(f"--resume: the settings differ from the run in {str(run.path)!r}: {'; '.join(differ)}; "
+                          "resume with the run's own settings, or start a new run (--force or another --out)")
 
 
 def _show(value: Any) -> str:
@@ -139,6 +146,9 @@ def solve(
         file_cfg = check_run_config(config)
     elif resume and run is not None and run.config_file.exists():  # resume: the run's own settings
         file_cfg = {k: v for k, v in read_run_config(run.config_file).items() if k not in RESUMABLE_CHANGES}
+        named = {"pde": pde if isinstance(pde, str) else getattr(pde, "name", None),
+                 "solver": solver if isinstance(solver, str) else getattr(solver, "name", None)}
+        _refuse_differences(run, file_cfg, {k: v for k, v in named.items() if v is not None})
     pde = pde if pde is not None else file_cfg.get("pde")
     solver = solver if solver is not None else file_cfg.get("solver")
     if pde is None or solver is None:
@@ -181,10 +191,7 @@ def solve(
     }
     config_text = dumps_toml(resolved)
     if resume and run is not None and run.config_file.exists():
-        differ = settings_differences(read_run_config(run.config_file), read_toml_text(config_text))
-        if differ:
-            raise ConfigError(f"--resume: the settings differ from the run in {str(run.path)!r}: {'; '.join(differ)}; "
-                              "resume with the run's own settings, or start a new run (--force or another --out)")
+        _refuse_differences(run, read_run_config(run.config_file), read_toml_text(config_text))
 
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -199,6 +206,10 @@ def solve(
                                "wall_s": round(time.perf_counter() - start, 3), "device": str(device_obj),
                                "dtype": dtype_name(dtype_obj), "seed": seed, "status": "diverged", "message": str(exc)})
             run.end_with(exc)
+        raise
+    except SciMLError:  # a user mistake found once the run started: refused, the disk as it was
+        if run is not None:
+            run.rollback()
         raise
     except BaseException as exc:
         if run is not None:

@@ -190,9 +190,9 @@ def check_virtual_sources(f: h5py.File, path: Path, _seen: tuple[Path, ...] = ()
                 raise DataError(f"{path}: {name!r} is a virtual dataset whose source file {source!r} is missing "
                                 "(the shards must stay where 'sciml data merge --virtual' found them)")
             if found.resolve() in seen:
-                raise DataError(f"{path}: {name!r} is a virtual dataset that references "
-                                f"{'itself' if found.resolve() == here else str(found)!r} (a broken merge output: "
-                                "regenerate it from the shards)")
+                target = "itself" if found.resolve() == here else repr(str(found))
+                raise DataError(f"{path}: {name!r} is a virtual dataset that references {target} (a broken merge "
+                                "output: regenerate it from the shards)")
             if len(seen) < 8:
                 try:
                     with h5py.File(found, "r", locking=False) as g:
