@@ -233,7 +233,7 @@ def test_every_shipped_spec_loads_and_placeholders_fail_clearly() -> None:
         assert names.get(required)
         load_spec(required)
     assert not (REPO / "datasets" / "__init__.py").exists()
-    for placeholder in ("mp-e1", "diffusion-sorption"):
+    for placeholder in ("diffusion-sorption",):
         spec = load_spec(placeholder)
         with pytest.raises(NotImplementedForError, match=f"dataset {placeholder!r} cannot be generated"):
             resolve(spec)
