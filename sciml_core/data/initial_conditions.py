@@ -181,3 +181,25 @@ def spiral(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tupl
     arg = arms * np.arctan2(yy, xx) - r + phase
     u, v = np.tanh(r) * np.cos(arg), np.tanh(r) * np.sin(arg)
     return {fields[0]: u, fields[1]: v}, {"cy": centre[0], "cx": centre[1], "arms": float(arms), "phase": phase}
+
+
+@dataclass
+class UniformConstantOptions:
+    """A spatially constant state u0 ~ U(low, high) (PDEBench's diffusion-sorption draw)."""
+
+    low: float = 0.0
+    high: float = 0.2
+
+    def validate(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(f"initial_condition: needs low < high, got low={self.low}, high={self.high}")
+
+
+@register_ic("uniform-constant", UniformConstantOptions)
+def uniform_constant(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tuple[str, ...],
+                     o: UniformConstantOptions) -> Initial:
+    """u0 = c everywhere, c ~ U(low, high) (one draw), stored as ``ic_u0``."""
+    name = _one_field(fields, "uniform-constant")
+    value = float(rng.uniform(o.low, o.high))
+    shape = tuple(len(c) for c in coords.values())
+    return {name: np.full(shape, value)}, {"u0": value}
