@@ -184,6 +184,28 @@ def spiral(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tupl
 
 
 @dataclass
+class UniformConstantOptions:
+    """A spatially constant state u0 ~ U(low, high) (PDEBench's diffusion-sorption draw)."""
+
+    low: float = 0.0
+    high: float = 0.2
+
+    def validate(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(f"initial_condition: needs low < high, got low={self.low}, high={self.high}")
+
+
+@register_ic("uniform-constant", UniformConstantOptions)
+def uniform_constant(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tuple[str, ...],
+                     o: UniformConstantOptions) -> Initial:
+    """u0 = c everywhere, c ~ U(low, high) (one draw), stored as ``ic_u0``."""
+    name = _one_field(fields, "uniform-constant")
+    value = float(rng.uniform(o.low, o.high))
+    shape = tuple(len(c) for c in coords.values())
+    return {name: np.full(shape, value)}, {"u0": value}
+
+
+@dataclass
 class MPForcingOptions:
     """The forcing of the message-passing PDE experiments (Brandstetter et al. 2022); u0 = delta(0, x).
 
