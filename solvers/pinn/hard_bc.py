@@ -239,3 +239,14 @@ class HardBCPINN(PINNSolver):
         if pde.has_island:
             attrs["psi_island"] = float(network.island) * network.psi_scale
         return xr.Dataset({**data, **variables}, coords={**grid, **coords}, attrs=attrs)
+
+
+HardBCPINN.presets = {
+    "quick": {"model": {"width": 32, "depth": 3}, "sampling": {"n_residual": 1024, "n_boundary": 128, "method": "random",
+                                                               "resample_every": 1},
+              "train": {"adam_steps": 300, "lbfgs_steps": 0, "log_every": 10, "checkpoint_every": 100}, "threads": 1},
+    "default": {"model": {"width": 64, "depth": 4}, "sampling": {"n_residual": 4096, "n_boundary": 256,
+                                                                 "method": "random", "resample_every": 1},
+                "train": {"adam_steps": 10000, "lbfgs_steps": 1000, "schedule": "exponential", "decay_rate": 0.1,
+                          "decay_steps": 10000, "log_every": 50, "checkpoint_every": 500}, "threads": 1},
+}
