@@ -182,3 +182,112 @@ def pdebench_metrics(prediction: Any, reference: Any, initial_step: int = 0,
                      "frmse_low": f["low"], "frmse_mid": f["mid"], "frmse_high": f["high"],
                      "max_error": max_error(p, r)})
     return {k: float(np.mean([row[k] for row in rows])) for k in rows[0]}
+
+
+# ---- Autoregressive rollouts (McCabe et al. 2023; issue 21) ---------------------------------
+# Rollouts and their truth are arrays (batch, t, *frame): batch = initial conditions, frame =
+# (channels, *space) or just (*space).  Steps are numbered from 1 (the first predicted frame).
+
+
+def per_step_rel_l2(rollout: Any, truth: Any) -> np.ndarray:
+    """rel L2 of every frame, ``||rollout - truth|| / ||truth||`` over the frame -> (batch, t);
+    a non-finite frame gives inf."""
+    pred = np.asarray(rollout, dtype=np.float64)
+    ref = np.asarray(truth, dtype=np.float64)
+    if pred.shape != ref.shape or pred.ndim < 3:
+        raise ValueError(f"per_step_rel_l2: expected equal (batch, t, *frame) shapes, got {pred.shape} vs {ref.shape}")
+    axes = tuple(range(2, pred.ndim))
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.sqrt(((pred - ref) ** 2).sum(axis=axes)) / np.sqrt((ref**2).sum(axis=axes))
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def one_step_rel_l2(prediction: Any, target: Any) -> float:
+    """Mean over (input, next frame) pairs of ``||prediction - target|| / ||target||``;
+    arrays ``(pairs, *frame)``."""
+    pred = np.asarray(prediction, dtype=np.float64)
+    return float(per_step_rel_l2(pred[:, None], np.asarray(target)[:, None]).mean())
+
+
+def valid_steps(rollout: Any, truth: Any, threshold: float = 0.5) -> np.ndarray:
+    """Per initial condition, the number of steps before rel L2 against the truth first exceeds
+    ``threshold`` (a non-finite frame exceeds it); ``t`` when it never does (censored)."""
+    bad = per_step_rel_l2(rollout, truth) > threshold
+    return np.where(bad.any(axis=1), bad.argmax(axis=1), bad.shape[1])
+
+
+def phase_randomised(frames: Any, rel_size: float, seed: int = 0) -> np.ndarray:
+    """A random perturbation with each frame's own spectrum: the frame's Fourier coefficients
+    with uniformly random phases (those of a white-noise field, so the result is real; the
+    mean mode dropped), rescaled so that
+    ``||delta|| = rel_size ||frame||`` per frame.  ``frames`` ``(batch, channels, *space)``."""
+    u = np.asarray(frames, dtype=np.float64)
+    axes = tuple(range(2, u.ndim))
+    spec = np.fft.rfftn(u, axes=axes)
+    noise = np.fft.rfftn(np.random.default_rng(seed).normal(size=u.shape), axes=axes)
+    spec = spec * np.exp(1j * np.angle(noise))  # phases of a real field: Hermitian symmetry kept
+    spec[(slice(None), slice(None)) + (0,) * len(axes)] = 0.0
+    delta = np.fft.irfftn(spec, s=u.shape[2:], axes=axes)
+    flat = lambda a: np.sqrt((a.reshape(a.shape[0], -1) ** 2).sum(1))  # noqa: E731
+    scale = rel_size * flat(u) / np.maximum(flat(delta), 1e-300)
+    return delta * scale.reshape(-1, *([1] * (u.ndim - 1)))
+
+
+def chaos_valid_steps(reference: Any, initial: Any, truth: Any, rel_size: float, threshold: float = 0.5,
+                      seed: int = 0) -> np.ndarray:
+    """The predictability limit of a model whose one-step rel L2 is ``rel_size``: the
+    :func:`valid_steps` of the reference stepper itself, rolled out (with
+    :func:`sciml_core.autoregressive.rollout`) from the truth's initial history plus a
+    :func:`phase_randomised` perturbation of rel L2 ``rel_size`` on its last frame.
+
+    ``initial`` ``(batch, K, C, *space)`` and ``truth`` ``(batch, t, C, *space)`` (torch or numpy).
+    """
+    import torch
+
+    from .autoregressive import rollout
+
+    start = torch.as_tensor(np.asarray(initial), dtype=torch.float64).clone()
+    start[:, -1] += torch.from_numpy(phase_randomised(start[:, -1].numpy(), rel_size, seed))
+    truth = np.asarray(truth)
+    return valid_steps(rollout(reference, start, truth.shape[1]).cpu().numpy(), truth, threshold)
+
+
+def blowup_step(rollout: Any, max_norm: float, factor: float = 3.0) -> int | None:
+    """The first step (from 1) at which some initial condition's frame is non-finite or its
+    RMS norm exceeds ``factor * max_norm`` (``max_norm``: the largest RMS frame norm in the
+    training data); None when that never happens."""
+    u = np.asarray(rollout, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norm = np.sqrt((u.reshape(*u.shape[:2], -1) ** 2).mean(axis=2))
+    bad = ~(norm <= factor * max_norm)  # NaN compares False, so it counts as blown up
+    steps = np.flatnonzero(bad.any(axis=0))
+    return int(steps[0]) + 1 if steps.size else None
+
+
+def energy_spectrum(frames: Any, n_space: int) -> np.ndarray:
+    """Energy per integer wavenumber shell of ``frames`` ``(..., *space)`` (``n_space``
+    trailing spatial dims), averaged over every leading index (samples, times, channels):
+    ``E(s) = sum_{s - 1/2 <= |k| < s + 1/2} |u_k|^2 / N^2`` (N grid points, ``s = 0 .. n/2``),
+    so that ``sum_s E(s)`` is the mean of ``u^2`` up to the corner modes beyond ``n/2`` (Parseval)."""
+    u = np.asarray(frames, dtype=np.float64)
+    axes = tuple(range(u.ndim - n_space, u.ndim))
+    shape = u.shape[u.ndim - n_space:]
+    power = np.abs(np.fft.fftn(u, axes=axes)) ** 2 / float(np.prod(shape)) ** 2
+    power = power.reshape(-1, *shape).mean(axis=0)
+    k = np.meshgrid(*(np.fft.fftfreq(n, 1.0 / n) for n in shape), indexing="ij")
+    shell = np.rint(np.sqrt(sum(g**2 for g in k))).astype(int)
+    return np.bincount(shell.ravel(), weights=power.ravel())[: min(shape) // 2 + 1]
+
+
+def spectrum_log_err(model_spectrum: Any, true_spectrum: Any, rel_floor: float = 1e-8) -> float:
+    """Mean over wavenumbers of ``|log10(E_model(k) / E_true(k))|``, over the ``k`` where
+    ``E_true(k) >= rel_floor * max E_true``; inf when the model's spectrum is not finite."""
+    e_model = np.asarray(model_spectrum, dtype=np.float64)
+    e_true = np.asarray(true_spectrum, dtype=np.float64)
+    if e_model.shape != e_true.shape:
+        raise ValueError(f"spectrum_log_err: shapes differ, {e_model.shape} vs {e_true.shape}")
+    if not np.isfinite(e_model).all():
+        return float("inf")
+    keep = e_true >= rel_floor * e_true.max()
+    tiny = np.finfo(np.float64).tiny
+    return float(np.abs(np.log10(np.maximum(e_model[keep], tiny) / e_true[keep])).mean())

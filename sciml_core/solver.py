@@ -135,9 +135,14 @@ class ReferenceSolver(Solver):
     * :meth:`integrate` -- advance a batch of initial states, ``initial[field]`` of shape
       ``(batch, *space)``, and return ``out[field]`` of shape ``(batch, len(t_out), *space)``
       at the requested output times (``t_out[0]`` may equal the start time ``t0``).
+
+    A reference with ``batched_params = True`` also takes ``integrate(..., params=...)``:
+    ``{name: (batch,) array}`` of per-sample PDE parameters and initial-condition draws, so
+    that samples with different parameters (or a per-sample forcing) form one batch.
     """
 
     kind: ClassVar[SolverKind] = "reference"
+    batched_params: ClassVar[bool] = False
 
     @abc.abstractmethod
     def grid(self) -> dict[str, Any]:
