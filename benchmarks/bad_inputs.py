@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -135,8 +136,10 @@ def _corrupt_metrics(d: Path) -> None:
 
 
 def _aborted(d: Path) -> None:
+    """As a run killed on another node leaves it: run.json still says running."""
     marker = d / "runs/pinn/run.json"
-    marker.write_text(marker.read_text().replace('"complete"', '"running"').replace('"pid": ', '"pid": 1'))
+    data = json.loads(marker.read_text())
+    marker.write_text(json.dumps({**data, "status": "running", "host": "another-node"}))
 
 
 def _wrong_shape(d: Path) -> None:
@@ -203,6 +206,8 @@ CASES = [
     Case("out: aborted run with checkpoint", ["solve", *PINN, "--out", "runs/pinn"],
          "sciml: error: --out 'runs/pinn' holds an unfinished run (running, with a checkpoint): pass --resume to "
          "continue it, --force to start over, or choose another directory", prepare=_aborted),
+    Case("option the device lacks", ["solve", *PINN, "--set", "train.amp=bf16", "--device", "cpu", "--out", "fresh"],
+         "sciml: error: train.amp=bf16 needs a CUDA device (use --device cuda or train.amp=none)"),
     Case("resume without checkpoint", ["solve", *SPECTRAL, "--out", "fresh", "--resume"],
          "sciml: error: --resume: no checkpoint to resume from at 'fresh/checkpoint.pt'"),
     Case("resume with other settings", ["solve", *PINN, "--out", "runs/pinn", "--resume", "--set", "model.width=32"],
