@@ -42,3 +42,23 @@ def test_2d_runs_report_a_space_bound_and_the_config_is_resolved(tmp_path) -> No
     config = tomllib.loads((tmp_path / "r" / "config.toml").read_text())["config"]
     assert {"n", "dt", "dealias", "frames"} <= set(config)  # every automatic choice written out
     assert config["n"] == 16 and config["dt"] == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("script, key", [("reference_accuracy", "cases"), ("record_solve", "metrics"),
+                                         ("first_hour", "demo_commands")])
+def test_first_hour_benchmarks_quick(script, key, monkeypatch, capsys) -> None:
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(sys, "argv", [f"benchmarks/{script}.py", "--quick"])  # in-process: no second start-up
+    runpy.run_path(str(repo / "benchmarks" / f"{script}.py"), run_name="__main__")
+    assert "results written" in capsys.readouterr().out or script == "record_solve"
+    results = json.loads((repo / "benchmarks" / "results" / f"{script}.quick.json").read_text())
+    assert results[key]
+    if script == "reference_accuracy":  # the run's own space estimate is within 5 % of its error vs 4n
+        assert 0.95 < results["cases"][0]["space_ratio"] < 1.05
+    if script == "first_hour":
+        assert all("--out runs/demo-" in line for line in results["demo_commands"])
