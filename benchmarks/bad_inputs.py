@@ -152,6 +152,10 @@ def _wrong_shape(d: Path) -> None:
     torch.save(state, path)
 
 
+def _spectral_checkpoint(d: Path) -> None:
+    shutil.copy(d / "runs/spectral/checkpoint.pt", d / "runs/pinn/checkpoint.pt")
+
+
 def _random_checkpoint(d: Path) -> None:
     (d / "runs/pinn/checkpoint.pt").write_bytes(os.urandom(4096))
 
@@ -219,6 +223,9 @@ CASES = [
          "or start a new run (--force or another --out)"),
     Case("resume checkpoint of wrong shape", ["solve", "--out", "runs/pinn", "--resume"], "SHAPE",
          prepare=_wrong_shape),
+    Case("resume PINN run from a spectral checkpoint", ["solve", "--out", "runs/pinn", "--resume"],
+         f"sciml: error: checkpoint '{CKPT}' does not fit this run: no 'model' entry (written by another solver?)",
+         prepare=_spectral_checkpoint),
     Case("resume random-bytes checkpoint", ["solve", "--out", "runs/pinn", "--resume"],
          f"sciml: error: cannot read checkpoint '{CKPT}': not a checkpoint written by sciml (corrupt, truncated or "
          "another kind of file)", prepare=_random_checkpoint),

@@ -53,6 +53,16 @@ def test_a_diverged_reference_leaves_valid_json_naming_the_status(fixtures, tmp_
     assert json.loads((tmp_path / "case/blowup/run.json").read_text())["status"] == "diverged"
 
 
+def test_info_flags_non_finite_values_but_still_describes_the_file(fixtures, capsys, monkeypatch) -> None:
+    from sciml_core.cli import main
+
+    monkeypatch.chdir(fixtures)
+    assert main(["data", "info", "data/nan.h5"]) == 0
+    assert "values      WARNING: NaN/inf in 'u' (1 completed samples, first 1)" in capsys.readouterr().out
+    assert main(["data", "info", "data/s0.h5"]) == 0
+    assert "values      all finite" in capsys.readouterr().out
+
+
 def test_benchmark_quick_counts_and_writes_results() -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bad_inputs.py"), "--quick"], cwd=REPO, env=env,
