@@ -81,6 +81,31 @@ def settings_differences(stored: Mapping[str, Any], current: Mapping[str, Any], 
     return out
 
 
+def _run_recorded(solver: Solver, run: RunDirectory | None, config_text: str, summary: dict[str, Any]) -> Any:
+    """``solver.run()`` inside its run directory: begun once every setting is valid; a diverged
+    run leaves metrics.json (status "diverged") and run.json saying so; a user mistake found
+    once running is rolled back (the disk as it was); any other failure is marked in run.json."""
+    if run is None:
+        return solver.run()
+    start = time.perf_counter()
+    run.begin(config_text)
+    try:
+        return solver.run()
+    except DivergenceError as exc:
+        ctx = solver.context
+        run.write_metrics({**summary, "rel_l2": None, "wall_s": round(time.perf_counter() - start, 3),
+                           "device": str(ctx.device), "dtype": dtype_name(ctx.dtype), "seed": ctx.seed,
+                           "status": "diverged", "message": str(exc)})
+        run.end_with(exc)
+        raise
+    except SciMLError:
+        run.rollback()
+        raise
+    except BaseException as exc:
+        run.end_with(exc)
+        raise
+
+
 def _refuse_differences(run: RunDirectory, stored: Mapping[str, Any], current: Mapping[str, Any]) -> None:
     differ = settings_differences({k: v for k, v in stored.items() if k in current}, current)
     if differ:
@@ -195,34 +220,15 @@ def solve(
 
     torch.manual_seed(seed)
     start = time.perf_counter()
-    if run is not None:
-        run.begin(config_text)
-    try:
-        output = solver_obj.run()
-    except DivergenceError as exc:
-        if run is not None:
-            run.write_metrics({"pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind,
-                               "preset": preset or "default", "rel_l2": None,
-                               "wall_s": round(time.perf_counter() - start, 3), "device": str(device_obj),
-                               "dtype": dtype_name(dtype_obj), "seed": seed, "status": "diverged", "message": str(exc)})
-            run.end_with(exc)
-        raise
-    except SciMLError:  # a user mistake found once the run started: refused, the disk as it was
-        if run is not None:
-            run.rollback()
-        raise
-    except BaseException as exc:
-        if run is not None:
-            run.end_with(exc)
-        raise
+    summary = {"pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default"}
+    output = _run_recorded(solver_obj, run, config_text, summary)
     wall_s = time.perf_counter() - start
 
     solution = output.solution
     solution.attrs.update({"pde": pde_obj.name, "solver": solver_cls.name, "pde_params": json.dumps(pde_obj.params()),
                            "solver_config": json.dumps(to_dict(cfg)), "seed": seed, "sciml_version": _version()})
     metrics = {
-        "pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default",
-        "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
+        **summary, "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
         "seed": seed, "status": output.status, **output.metrics,
     }
