@@ -7,8 +7,12 @@ Presets: a name is looked up among the solver's presets (``quick``, ``default``,
 ``paper``, ...) and then among the PDE's (literature regimes such as ``stable-spiral``).
 Overrides (``--set``): keys under ``pde.`` set PDE parameters, every other key the solver's
 config (``train.lr=1e-3``, ``model.width=64``).  A config file has the layout of a run's
-``config.toml`` (top-level ``pde``, ``solver``, ``preset``, ``seed``, ``device``, ``dtype``
-and the tables ``[pde_params]`` and ``[config]``), so any run can be repeated from its file.
+``config.toml`` (top-level ``pde``, ``solver``, ``preset``, ``seed``, ``device``, ``dtype``,
+``budget_s``, ``data`` (an operator's dataset file, absolute) and the tables ``[pde_params]``
+and ``[config]``), so any run can be repeated from its file.
+
+The run directory (see :mod:`.run`) is written only once every setting is valid; ``--resume``
+starts from the run's own config.toml and refuses settings that differ from it.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ from .registry import get_pde, get_solver, unknown_name_error
 from .run import RunDirectory, non_finite_keys
 from .solver import Result, RunContext, Solver
 
-CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "pde_params", "config")
+CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "data", "pde_params", "config")
 _KEY_TYPES: dict[str, tuple[type, ...]] = {"pde": (str,), "solver": (str,), "preset": (str,), "seed": (int,),
-                                           "device": (str,), "dtype": (str,), "budget_s": (int, float),
+                                           "device": (str,), "dtype": (str,), "budget_s": (int, float), "data": (str,),
                                            "pde_params": (dict,), "config": (dict,)}
 #: settings a resumed run may change: where it runs and how long it may take
 RESUMABLE_CHANGES = ("device", "budget_s")
@@ -205,6 +209,7 @@ def solve(
     device_obj = resolve_device(device if device != "auto" or "device" not in file_cfg else file_cfg["device"])
     default_dtype = "float64" if solver_cls.kind == "reference" else "float32"
     dtype_obj = resolve_dtype(dtype or file_cfg.get("dtype", default_dtype))
+    data = data if data is not None else file_cfg.get("data")
     context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
                          data=Path(data) if data is not None else None, run=run, progress=progress)
     solver_obj = solver_cls(pde_obj, cfg, context)
@@ -212,7 +217,7 @@ def solve(
     resolved = {
         "pde": pde_obj.name, "solver": solver_cls.name, "preset": preset or "default", "seed": seed,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "budget_s": budget_s,
-        "pde_params": pde_obj.params(), "config": to_dict(cfg),
+        "data": str(Path(data).resolve()) if data is not None else None, "pde_params": pde_obj.params(), "config": to_dict(cfg),
     }
     config_text = dumps_toml(resolved)
     if resume and run is not None and run.config_file.exists():

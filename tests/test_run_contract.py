@@ -93,3 +93,15 @@ def test_metrics_json_is_strict_json_with_nan_as_null(tmp_path, monkeypatch) -> 
     assert metrics["rel_l2"] is None and metrics["non_finite"] == ["rel_l2"]
     assert math.isnan(result.metrics["rel_l2"])  # in memory the number stays what it is
     assert json.loads(dumps_json({"a": [float("inf"), 1.0], "b": np.float64("nan")})) == {"a": [None, 1.0], "b": None}
+
+
+def test_the_dataset_file_is_recorded_and_resume_keeps_it(tmp_path) -> None:
+    import tomllib
+
+    from sciml_core.errors import ConfigError
+
+    small_run(tmp_path / "r", data=tmp_path / "train.h5")  # a reference ignores --data; the record holds it
+    stored = tomllib.loads((tmp_path / "r" / "config.toml").read_text())
+    assert stored["data"] == str((tmp_path / "train.h5").resolve())
+    with pytest.raises(ConfigError, match=r"data \('.*train.h5' in the run, '.*other.h5' now\)"):
+        solve(out=tmp_path / "r", resume=True, data=tmp_path / "other.h5", progress=False)
