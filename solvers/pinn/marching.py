@@ -50,6 +50,7 @@ class MarchingNetwork(nn.Module):
         self.nets = nn.ModuleList(FieldNetwork(pde, model, constraints, (a, b)) for a, b in zip(edges[:-1], edges[1:]))
         for prev, net in zip(self.nets[:-1], self.nets[1:]):
             net.initial_fn = end_state(prev)
+            net.load_state_dict(self.nets[0].state_dict())  # one set of initial weights (warm_start replaces it)
         self.fields = pde.fields
         self.dims = self.nets[0].dims
 
