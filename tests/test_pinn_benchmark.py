@@ -33,3 +33,14 @@ def test_derivative_engine_benchmark_quick_times_every_engine() -> None:
     (problem,) = results["problems"].values()
     for key in ("jet-kernels_ms", "jet-tensor_ms", "reverse_ms", "speedup_vs_reverse"):
         assert problem[key] > 0, key
+
+
+def test_allen_cahn_seeds_quick_records_the_run(tmp_path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pinn_allen_cahn_seeds.py"), "--config", "causal",
+                    "--seed", "3", "--quick", "--out", str(tmp_path)], check=True, capture_output=True, env=env,
+                   cwd=ROOT, timeout=300)
+    results = json.loads((ROOT / "benchmarks" / "results" / "pinn_allen_cahn_seeds.quick.json").read_text())
+    run = results["runs"]["causal-seed3"]
+    assert run["steps"] == 20 and 0 < run["rel_l2"] and 0 < run["causal_min_w"] <= 1 and run["causal_eps"] > 0
+    assert results["summary"]["causal"]["n"] >= 1
