@@ -202,7 +202,7 @@ class CausalPINN(PINNSolver):
 
     def build_network(self) -> torch.nn.Module:
         cfg = self.config
-        return MarchingNetwork(self.pde, cfg.model, cfg.constraints, cfg.causal.windows)
+        return MarchingNetwork(self.pde, cfg.model, cfg.constraints, cfg.causal.windows, cfg.jet_engine)
 
     def callbacks(self, objective: CausalObjective) -> list[Callback]:  # type: ignore[override]
         stop = self.config.causal.stop_on_convergence
