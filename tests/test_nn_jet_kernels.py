@@ -10,7 +10,7 @@ from sciml_core.errors import ConfigError
 from sciml_core.nn import MLP, FourierFeatures, ModifiedMLP, PeriodicEmbedding, jet_kernels, jet_rules
 from sciml_core.nn.jet import Jet, JetLayout, input_jet, use_compiled
 
-LAYOUTS = [(1,), (2, 1), (2, 1, 1, 1), (3, 2, 1, 1)]
+LAYOUTS = [(1,), (2, 1), (3, 2, 1, 1), (4, 4, 4, 4)]  # the last: the polarized jets of the hard-BC PINN
 needs_numba = pytest.mark.skipif(jet_kernels.numba is None, reason="numba (the fast extra) is not installed")
 
 
