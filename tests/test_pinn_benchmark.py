@@ -45,3 +45,14 @@ def test_allen_cahn_seeds_quick_records_the_run(tmp_path) -> None:
     run = results["runs"]["causal-seed3"]
     assert run["steps"] == 20 and 0 < run["rel_l2"] and 0 < run["causal_min_w"] <= 1 and run["causal_eps"] > 0
     assert results["summary"]["causal"]["n"] >= 1
+
+
+def test_paper_costs_quick_writes_every_figure() -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "pinn_paper_costs.py"), "--quick"], check=True,
+                   capture_output=True, env=env, cwd=ROOT, timeout=300)
+    results = json.loads((ROOT / "benchmarks" / "results" / "pinn_paper_costs.quick.json").read_text())
+    for pde in ("allen-cahn", "kuramoto-sivashinsky"):
+        r = results["presets"][pde]
+        assert r["cpu_ms_per_step"] > 0 and r["matmul_gflop_per_step"] > 0 and r["operations_per_step"] > 0
+        assert 0 < r["gpu_hours_estimate_min"] <= r["gpu_hours_estimate_max"]
