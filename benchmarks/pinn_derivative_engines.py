@@ -112,6 +112,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the quick Burgers preset, few steps")
     parser.add_argument("--baseline", type=Path, help="package tree to time the presets' default engine with")
     parser.add_argument("--baseline-only", action="store_true", help="time only the baseline tree")
+    parser.add_argument("--baseline-label", default="", help="what the baseline tree is (e.g. its commit)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
@@ -123,7 +124,7 @@ def main() -> None:
     if args.baseline_only:
         before = baseline(args.baseline, presets, rounds, steps)
         print_table([[k, v] for k, v in before.items()], header=["preset", "before ms"])
-        first = {"tree": str(args.baseline), "date": machine_facts()["date"], "ms": before}
+        first = {"tree": str(args.baseline), "label": args.baseline_label, "date": machine_facts()["date"], "ms": before}
         write_results(__file__, {"before_first_run": first, "threads": 1, "rounds": rounds, "steps_per_round": steps},
                       args.quick)
         return
@@ -147,6 +148,7 @@ def main() -> None:
                               "before ms", "after / before"])
     write_results(__file__, {"presets": results, "threads": 1, "rounds": rounds, "steps_per_round": steps,
                              "baseline_tree": str(args.baseline) if args.baseline else None,
+                             "baseline_label": args.baseline_label,
                              **({"before_first_run": first} if first else {})}, args.quick)
 
 
