@@ -12,6 +12,14 @@ from solvers.neural_operator.models import (FNOConfig, StableFNO, StableFNOConfi
                                             width_for_params)
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 2-thread OpenMP conv stalls when other processes hold the cores
+    yield
+    torch.set_num_threads(threads)
+
+
 def _randomise(layer: SpectralFilter, std: float) -> None:
     with torch.no_grad():
         w = layer.weight.tensor
