@@ -115,3 +115,27 @@ def test_refusals_name_the_problem(ks_file: Path) -> None:
     with pytest.raises(ConfigError, match="long.steps and long.truth_steps must be >= 0"):
         solve("kuramoto-sivashinsky", "stable-fno", preset="quick", data=ks_file, device="cpu", progress=False,
               overrides=["long.steps=-1"])
+
+
+def test_benchmark_quick_writes_the_issue_keys() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "stable_vs_vanilla_fno.py"), "--quick"], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((repo / "benchmarks" / "results" / "stable_vs_vanilla_fno.quick.json").read_text())
+    assert [d["name"] for d in results["datasets"]] == ["ks-l22", "rd-spiral-rollout"]
+    for entry in results["datasets"]:
+        assert entry["n_initial_conditions"] == 4 and entry["rollout_steps"] == 40
+        for model in ("vanilla", "stable"):
+            assert {"params", "one_step_rel_l2", "valid_steps", "chaos_valid_steps", "blowup_step",
+                    "spectrum_log_err"} <= set(entry[model])
+        assert abs(entry["params_ratio"] - 1) < 0.1
+    assert [a["switch"] for a in results["ablation_ks"]] == ["radial_truncation", "bounded_filter",
+                                                             "fourier_nonlinearity", "spectral_norm", "residual_mlp",
+                                                             "output_filter"][: len(results["ablation_ks"])]
