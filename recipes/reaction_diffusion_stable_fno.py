@@ -1,0 +1,16 @@
+"""Stabilised FNO (McCabe et al. 2023) on rotating spiral waves of the lambda-omega reaction-diffusion system, 64 x 64.
+
+    python recipes/reaction_diffusion_stable_fno.py [--preset quick|default|paper] [--solver stable-fno|fno]
+
+Data: datasets/rd-spiral-rollout.toml (stable-spiral regime, L = 20, dt_save 0.25 after a burn-in
+of 50; 32 training and 16 held-out trajectories of 101 frames, random centre, 1-3 arms, phase),
+generated on first use; paper: rd-spiral-rollout-paper (128^2, 512 x 401).  default: 2000 AdamW
+steps, then 2,000-step rollouts from the held-out states.
+"""
+
+from solvers.neural_operator.recipe import main
+
+if __name__ == "__main__":
+    main("reaction-diffusion", "rd-spiral-rollout", __doc__,
+         quick_data={"times": {"t_start": 10.0, "t_end": 17.5, "n_t": 31}, "solver": {"config": {"n": 32}}},
+         overrides=("model.n_modes=12",))
