@@ -20,7 +20,9 @@ from sciml_core.data.specs import load_spec
 QUICK_DATA = {"n_samples": 8, "block_size": 4, "times": {"n_t": 31}}
 
 
-def main(pde: str, dataset: str, doc: str, quick_data: dict | None = None, overrides: tuple[str, ...] = ()) -> dict:
+def main(pde: str, dataset: str, doc: str, quick_data: dict | None = None, overrides: tuple[str, ...] = (),
+         models: dict[str, tuple[str, ...]] | None = None) -> dict:
+    """Run the recipe; ``overrides`` apply to both solvers, ``models[solver]`` to one (not in quick)."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="default", choices=["quick", "default", "paper"])
     parser.add_argument("--solver", default="stable-fno", choices=["stable-fno", "fno"])
@@ -37,7 +39,8 @@ def main(pde: str, dataset: str, doc: str, quick_data: dict | None = None, overr
         report = generate(spec, data, progress=sys.stderr.isatty())
         if report.n_generated:
             print(f"{data}: {report.n_generated} samples generated in {report.wall_s:.1f} s")
-    extra = [*overrides, *(["data.n_test=2", "long.steps=40", "long.truth_steps=20"] if quick else []),
+    per_model = () if quick else (models or {}).get(args.solver, ())
+    extra = [*overrides, *per_model, *(["data.n_test=2", "long.steps=40", "long.truth_steps=20"] if quick else []),
              *args.overrides]
     out = args.out or f"runs/{dataset}-{args.solver}-{args.preset}"
     result = solve(pde, args.solver, preset=args.preset, data=data, overrides=extra, out=out, force=True,
