@@ -78,6 +78,19 @@ class OperatorConfig:
             raise ConfigError(f"noise_std must be a finite number >= 0, got {self.noise_std}")
 
 
+def module_to(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """``model.to(device, dtype)`` that keeps complex parameters complex (``Module.to(float32)``
+    casts them to real, dropping the imaginary part: neuraloperator's spectral weights)."""
+    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+
+    def convert(t: torch.Tensor) -> torch.Tensor:
+        if t.is_complex():
+            return t.to(device, complex_dtype)
+        return t.to(device, dtype) if t.is_floating_point() else t.to(device)
+
+    return model._apply(convert)
+
+
 STEP, EPOCH, VALIDATION = 0, 1, 2  # independent random streams of a run
 
 
@@ -226,7 +239,7 @@ class OperatorSolver(Solver):
                               "(make one with 'sciml data generate NAME', see 'sciml list')")
         data = load_trajectories(ctx.data, cfg.data, ctx.device, ctx.dtype, pde=self.pde.name)
         torch.manual_seed(ctx.seed)
-        model = self.build_model(data).to(device=ctx.device, dtype=ctx.dtype)
+        model = module_to(self.build_model(data), ctx.device, ctx.dtype)
         threads = torch.get_num_threads()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
