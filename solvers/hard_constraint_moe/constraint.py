@@ -32,6 +32,12 @@ from sciml_core.implicit import levenberg_marquardt
 from sciml_core.pdes.diffusion_sorption import DiffusionSorption
 
 
+def combine(b: Tensor, w: Tensor) -> Tensor:
+    """``b . w`` per row: (P, M, N), (P, N) -> (P, M) (multiply-and-sum: a batched matrix-vector
+    product with one column ran about 10x slower on CPU in float64)."""
+    return (b * w[:, None, :]).sum(-1)
+
+
 def time_derivative(b: Tensor, dt: float) -> Tensor:
     """d/dt along dim -2 of ``b (..., T, X)``: central inside, one-sided second order at the ends."""
     d = torch.empty_like(b)
@@ -76,19 +82,19 @@ class DiffusionSorptionResidual:
 
     def pde_rows(self, w: Tensor, b: Tensor, b_t: Tensor, b_xx: Tensor) -> Tensor:
         """PDE residual at the nodes, w (P, N), b* (P, M, N) -> (P, M)."""
-        u = (b @ w[..., None])[..., 0]
-        u_t = (b_t @ w[..., None])[..., 0]
-        u_xx = (b_xx @ w[..., None])[..., 0]
+        u = combine(b, w)
+        u_t = combine(b_t, w)
+        u_xx = combine(b_xx, w)
         pde = self.pde
         return u_t - pde.t_end * pde.D / pde.retardation(u.clamp_min(0.0)) * u_xx
 
     def rows(self, w: Tensor, c: Constraint) -> Tensor:
         """The full residual vector r_k(w) of the module docstring, (P, M + M_ic + 2 T)."""
         pde_r = self.pde_rows(w, c.basis, c.basis_t, c.basis_xx) / c.basis.shape[1] ** 0.5
-        ic = (c.basis_ic @ w[..., None])[..., 0] - c.u0
+        ic = combine(c.basis_ic, w) - c.u0
         ic = self.ic_weight * ic / c.basis_ic.shape[1] ** 0.5
-        left = (c.basis_left @ w[..., None])[..., 0] - self.pde.solubility
-        right = (c.basis_right @ w[..., None])[..., 0] + self.pde.D * (c.basis_right_x @ w[..., None])[..., 0]
+        left = combine(c.basis_left, w) - self.pde.solubility
+        right = combine(c.basis_right, w) + self.pde.D * combine(c.basis_right_x, w)
         scale = self.bc_weight / c.basis_left.shape[1] ** 0.5
         return torch.cat([pde_r, ic, scale * c.left[:, None] * left, scale * c.right[:, None] * right], dim=1)
 
@@ -98,8 +104,8 @@ class DiffusionSorptionResidual:
         combination of basis rows, e.g. d r_pde / dw = b_t - a b_xx + a (R'/R) u_xx b with
         a = t_end D / R(u) (one pass instead of N forward-mode passes)."""
         pde = self.pde
-        u = (c.basis @ w[..., None])[..., 0]
-        u_xx = (c.basis_xx @ w[..., None])[..., 0]
+        u = combine(c.basis, w)
+        u_xx = combine(c.basis_xx, w)
         u_pos = u.clamp_min(0.0)
         R = pde.retardation(u_pos)
         a = pde.t_end * pde.D / R
