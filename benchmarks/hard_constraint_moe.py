@@ -33,7 +33,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks._common import print_table, write_results  # noqa: E402
+from benchmarks._common import print_table, write_results
 
 POINTS = (100, 1000, 10_000)
 

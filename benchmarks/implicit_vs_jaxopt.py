@@ -25,16 +25,17 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import print_table, write_results  # noqa: E402
-from sciml_core.implicit import custom_fixed_point, custom_root, levenberg_marquardt, solve_cg, solve_gmres  # noqa: E402
+from benchmarks._common import print_table, write_results
+from sciml_core.implicit import custom_fixed_point, custom_root, levenberg_marquardt, solve_cg, solve_gmres
 
 SORPTION, N_F, RATE = 2.1568, 0.874, 0.25  # ((1 - phi)/phi) rho_s k_f n_f, n_f, t_end D of diffusion-sorption
 
@@ -140,20 +141,20 @@ def theirs(problem: str, data: dict[str, np.ndarray]) -> Callable[[], list[np.nd
 
     a = {k: jnp.asarray(v) for k, v in data.items()}
     if problem == "ridge":
-        F = lambda w, X, y: X.T @ (X @ w - y) + 0.5 * w  # noqa: E731
+        F = lambda w, X, y: X.T @ (X @ w - y) + 0.5 * w
 
         @implicit_diff.custom_root(F, solve=functools.partial(linear_solve.solve_cg, tol=1e-12))
         def fit(w0, X, y):
             return jnp.linalg.solve(X.T @ X + 0.5 * jnp.eye(X.shape[1]), X.T @ y)
 
-        loss = lambda X, y: (jax.vmap(fit)(jnp.zeros(a["v"].shape), X, y) * a["v"]).sum()  # noqa: E731
+        loss = lambda X, y: (jax.vmap(fit)(jnp.zeros(a["v"].shape), X, y) * a["v"]).sum()
         args = (a["X"], a["y"])
     elif problem == "fixed_point":
-        T = lambda x, W, b, c: 0.5 * jnp.tanh(W @ x + b) + c  # noqa: E731
+        T = lambda x, W, b, c: 0.5 * jnp.tanh(W @ x + b) + c
         solver = FixedPointIteration(T, maxiter=100, tol=1e-300,
                                      implicit_diff_solve=functools.partial(linear_solve.solve_gmres, tol=1e-12))
-        one = lambda W, b, c: solver.run(jnp.zeros(c.shape), W, b, c).params  # noqa: E731
-        loss = lambda W, b: (jax.vmap(one)(W, b, a["c"]) * a["v"]).sum()  # noqa: E731
+        one = lambda W, b, c: solver.run(jnp.zeros(c.shape), W, b, c).params
+        loss = lambda W, b: (jax.vmap(one)(W, b, a["c"]) * a["v"]).sum()
         args = (a["W"], a["b"])
     else:
         def residual(w, b, b_t, b_xx, b_ic, u0):
@@ -163,13 +164,13 @@ def theirs(problem: str, data: dict[str, np.ndarray]) -> Callable[[], list[np.nd
 
         solver = LevenbergMarquardt(residual, maxiter=200, tol=1e-10, xtol=1e-13, gtol=1e-10, solver="cholesky",
                                     implicit_diff_solve=linear_solve.solve_lu)
-        one = lambda b, b_t, b_xx, b_ic, u0: solver.run(jnp.full(b.shape[1], 0.5), b, b_t, b_xx, b_ic, u0).params  # noqa
-        loss = lambda b, b_xx: (jax.vmap(one)(b, a["b_t"], b_xx, a["b_ic"], a["u0"]) * a["v"]).sum()  # noqa: E731
+        one = lambda b, b_t, b_xx, b_ic, u0: solver.run(jnp.full(b.shape[1], 0.5), b, b_t, b_xx, b_ic, u0).params
+        loss = lambda b, b_xx: (jax.vmap(one)(b, a["b_t"], b_xx, a["b_ic"], a["u0"]) * a["v"]).sum()
         args = (a["b"], a["b_xx"])
     grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
 
     def run():
-        value, grads = grad(*args)
+        _, grads = grad(*args)
         jax.block_until_ready(grads)
         return [np.asarray(g) for g in grads]
 

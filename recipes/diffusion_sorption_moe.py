@@ -23,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sciml_core import solve  # noqa: E402
-from sciml_core.data.generate import generate  # noqa: E402
-from sciml_core.data.specs import load_spec  # noqa: E402
+from sciml_core import solve
+from sciml_core.data.generate import generate
+from sciml_core.data.specs import load_spec
 
 
 def main() -> dict:

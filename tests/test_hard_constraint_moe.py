@@ -19,7 +19,7 @@ DT = torch.float64
 
 def random_constraint(P: int = 4, M: int = 40, N: int = 5, T: int = 6, Xk: int = 4, seed: int = 0) -> Constraint:
     g = torch.Generator().manual_seed(seed)
-    r = lambda *s: 0.3 * torch.randn(*s, generator=g, dtype=DT)  # noqa: E731
+    r = lambda *s: 0.3 * torch.randn(*s, generator=g, dtype=DT)
     side = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=DT)[:P]
     basis = r(P, M, N).abs() + 0.2  # u = b . w stays away from u = 0, where R(max(u, 0)) has a kink
     return Constraint(basis, r(P, M, N), r(P, M, N), r(P, Xk, N).abs() + 0.2, r(P, Xk).abs(), r(P, T, N).abs() + 0.2,

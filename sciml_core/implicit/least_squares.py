@@ -93,7 +93,7 @@ def _iterate(residual_fn: Residual, x0: Tensor, args: tuple, kwargs: dict, *, ba
     n = x.shape[1]
     fn = _flat(residual_fn, shape, batched, args, kwargs)
     if jacobian is None:
-        jac = lambda xb: batched_jacobian(fn, xb)  # noqa: E731
+        jac = lambda xb: batched_jacobian(fn, xb)
     else:
         def jac(xb: Tensor) -> tuple[Tensor, Tensor]:
             r_, J_ = jacobian(xb.reshape(shape), *args, **kwargs)

@@ -29,14 +29,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from ..errors import ConvergenceError
 
-MatVec = Union[Callable[[Tensor], Tensor], Tensor]
+MatVec = Callable[[Tensor], Tensor] | Tensor
 OnFail = Literal["raise", "warn", "ignore"]
 
 
@@ -87,9 +87,9 @@ def _operator(matvec: MatVec, b: Tensor, ridge: float, batched: bool, name: str)
             raise ValueError(f"{name}: matrix of shape {tuple(A.shape)} does not match b of shape {tuple(b.shape)} "
                              f"(expected {want})")
         if batched:
-            base = lambda x: (A @ x.reshape(x.shape[0], -1, 1)).reshape(shape)  # noqa: E731
+            base = lambda x: (A @ x.reshape(x.shape[0], -1, 1)).reshape(shape)
         else:
-            base = lambda x: (A @ x.reshape(-1)).reshape(shape)  # noqa: E731
+            base = lambda x: (A @ x.reshape(-1)).reshape(shape)
     else:
         base = matvec
     checked = False
@@ -262,7 +262,7 @@ def solve_normal_cg(matvec: MatVec, b: Tensor, *, ridge: float = 0.0, init: Tens
     if out.shape != b.shape:
         raise ValueError(f"{name}: matvec maps x of shape {tuple(x_like.shape)} to {tuple(out.shape)}, "
                          f"but b has shape {tuple(b.shape)}")
-    normal = lambda x: transpose(fwd(x))[0]  # noqa: E731
+    normal = lambda x: transpose(fwd(x))[0]
     rhs = transpose(b)[0]
     sol = solve_cg(normal, rhs, ridge=ridge, init=init, batched=batched, tol=tol, atol=atol, maxiter=maxiter,
                    on_fail="ignore")

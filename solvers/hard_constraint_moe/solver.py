@@ -198,14 +198,14 @@ class HardConstraintMoE(OperatorSolver):
                    generator: torch.Generator, epoch: int) -> tuple[Tensor, dict[str, float]]:
         ic, u0 = self._ic(self._data, trajectories, samples)
         g = self._grids(model, ic, trajectories.shape[1])
-        _, K, T, Xk, _ = g["b"].shape
+        _, _, T, Xk, _ = g["b"].shape
         c = self._constraint(g, u0, self._nodes(generator, T, Xk, ic.device))
         w, stats = self._weights(model, c)
         if self.config.constraint == "soft":
             loss = self.system.rows(w, c).pow(2).sum(1).mean()
             return loss, stats
         loss_nodes = self._nodes(generator, T, Xk, ic.device)
-        flat = lambda a: self._at(a, loss_nodes).reshape(-1, loss_nodes.shape[1], a.shape[-1])  # noqa: E731
+        flat = lambda a: self._at(a, loss_nodes).reshape(-1, loss_nodes.shape[1], a.shape[-1])
         residual = self.system.pde_rows(w, flat(g["b"]), flat(g["b_t"]), flat(g["b_xx"]))
         return residual.pow(2).mean(), stats
 
