@@ -77,7 +77,7 @@ def measure_step(path: Path, quick: bool, constraint: str, n_points: int, steps:
     """Median step time and peak memory growth of ``steps`` training steps (run in its own process)."""
     from sciml_core.config import build_config
     from sciml_core.data.trajectories import load_trajectories
-    from sciml_core.operator import OperatorObjective, module_to
+    from sciml_core.operator import OperatorObjective, to_device_dtype
     from sciml_core.registry import get_pde, get_solver
     from sciml_core.solver import RunContext
 
@@ -88,7 +88,7 @@ def measure_step(path: Path, quick: bool, constraint: str, n_points: int, steps:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     solver = cls(get_pde("diffusion-sorption").from_params({}), cfg, RunContext(device=device, progress=False))
     data = load_trajectories(path, cfg.data, device, torch.float32, pde="diffusion-sorption")
-    model = module_to(solver.build_model(data), device, torch.float32)
+    model = to_device_dtype(solver.build_model(data), device, torch.float32)
     objective = OperatorObjective(solver, model, data)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 

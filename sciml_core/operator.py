@@ -78,19 +78,6 @@ class OperatorConfig:
             raise ConfigError(f"noise_std must be a finite number >= 0, got {self.noise_std}")
 
 
-def module_to(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
-    """``model.to(device, dtype)`` that keeps complex parameters complex (``Module.to(float32)``
-    casts them to real, dropping the imaginary part: neuraloperator's spectral weights)."""
-    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-
-    def convert(t: torch.Tensor) -> torch.Tensor:
-        if t.is_complex():
-            return t.to(device, complex_dtype)
-        return t.to(device, dtype) if t.is_floating_point() else t.to(device)
-
-    return model._apply(convert)
-
-
 STEP, EPOCH, VALIDATION = 0, 1, 2  # independent random streams of a run
 
 
@@ -99,6 +86,22 @@ def step_generator(seed: int, index: int, stream: int = STEP) -> torch.Generator
     (seed, stream, index) alone, so a resumed run draws what the uninterrupted one drew."""
     state = np.random.SeedSequence([seed, stream, index]).generate_state(2, dtype=np.uint32)
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def to_device_dtype(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """``model.to(device, dtype)`` that keeps complex parameters complex (of ``dtype``'s
+    precision): ``Module.to(dtype=float32)`` casts a complex tensor to its real part, which
+    silently breaks the spectral weights of Fourier neural operators."""
+    complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        if t.is_floating_point():
+            return t.to(device=device, dtype=dtype)
+        if t.is_complex() and complex_dtype is not None:
+            return t.to(device=device, dtype=complex_dtype)
+        return t.to(device=device)
+
+    return model._apply(cast)
 
 
 class OperatorObjective:
@@ -239,7 +242,7 @@ class OperatorSolver(Solver):
                               "(make one with 'sciml data generate NAME', see 'sciml list')")
         data = load_trajectories(ctx.data, cfg.data, ctx.device, ctx.dtype, pde=self.pde.name)
         torch.manual_seed(ctx.seed)
-        model = module_to(self.build_model(data), ctx.device, ctx.dtype)
+        model = to_device_dtype(self.build_model(data), ctx.device, ctx.dtype)
         threads = torch.get_num_threads()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
