@@ -86,3 +86,14 @@ def test_configuration_errors(dataset):
               progress=False)
     with pytest.raises(ConfigError, match="give its dataset file with --data FILE"):
         solve("diffusion-sorption", "hard-constraint-moe", overrides=TINY, progress=False)
+
+
+def test_experts_spread_over_devices_give_the_same_weights_and_gradients(system):
+    """The one-expert-per-device path (here two CPU 'devices') against the batched solve."""
+    grads = []
+    for devices in (None, [torch.device("cpu"), torch.device("cpu")]):
+        c = random_constraint(seed=3)
+        c.basis.requires_grad_()
+        w, _ = solve_experts(system, c, ridge=1e-4, tol=1e-10, maxiter=100, devices=devices)
+        grads.append((w.detach(), torch.autograd.grad((w * w).sum(), c.basis)[0]))
+    assert torch.allclose(grads[0][0], grads[1][0], atol=1e-12) and torch.allclose(grads[0][1], grads[1][1], atol=1e-10)
