@@ -58,33 +58,44 @@ def _single(problem: Problem, indices: list[int]) -> tuple[float, float, dict[in
     return time.process_time() - cpu, time.perf_counter() - wall, out
 
 
-def _public_single(repo: Path, problem: Problem, indices: list[int]) -> tuple[float, float]:
-    """The public MP-PDE generator's solve of ``indices`` one at a time; (CPU s, wall s)."""
+def public_solver(repo: Path) -> Any:
+    """``solve(draws, nx, t) -> (len(t), nx)``: the public MP-PDE generator's own solver for E1
+    (``CE.WENO_reconstruction`` + its ``Dopri45``, float64, its grid ``linspace(0, L, nx)``),
+    one trajectory per call, from a checkout of its repository at ``repo``."""
     sys.path.insert(0, str(repo))
     from equations.PDEs import CE  # noqa: PLC0415 (the peer's own modules)
     from temporal.solvers import RKSolver, Solver
     from temporal.tableaux import Dopri45
 
-    default = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)  # as its generator does
-    try:
-        pde = CE(0.0, 4.0, (len(problem.t_out), len(problem.coords["x"])), device="cpu")
-        pde.alpha, pde.beta, pde.gamma = 1.0, 0.0, 0.0
-        x = torch.linspace(0, pde.L, pde.grid_size[1])
-        t = torch.as_tensor(problem.t_out)[None]
-        cpu, wall = time.process_time(), time.perf_counter()
-        for i in indices:
-            d = problem.draw(i)[2]
-            A, om, l, phi = (torch.tensor([[[d[f"{k}{j}"] for j in range(5)]]]) for k in ("A", "omega", "l", "phi"))
+    def solve(draws: dict[str, float], nx: int, t: np.ndarray) -> np.ndarray:
+        default = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float64)  # as its generator does
+        try:
+            pde = CE(0.0, float(t[-1]), (len(t), nx), device="cpu")
+            pde.alpha, pde.beta, pde.gamma = 1.0, 0.0, 0.0
+            x = torch.linspace(0, pde.L, nx)
+            A, om, l, phi = (torch.tensor([[[draws[f"{k}{j}"] for j in range(5)]]]) for k in ("A", "omega", "l", "phi"))
 
             def delta(xx: torch.Tensor, tt: Any = 0.0) -> torch.Tensor:
                 return torch.sum(A * torch.sin(om * tt + 2 * np.pi * l * xx / pde.L + phi), -1)
 
             pde.force = lambda tt: delta(x[:, None], tt)[:, None]
-            Solver(RKSolver(Dopri45()), pde.WENO_reconstruction).solve(x0=delta(x[:, None])[:, None], times=t)
-        return time.process_time() - cpu, time.perf_counter() - wall
-    finally:
-        torch.set_default_dtype(default)
+            out = Solver(RKSolver(Dopri45()), pde.WENO_reconstruction).solve(x0=delta(x[:, None])[:, None],
+                                                                             times=torch.as_tensor(t)[None])
+            return out[0, :, 0].numpy()
+        finally:
+            torch.set_default_dtype(default)
+
+    return solve
+
+
+def _public_single(repo: Path, problem: Problem, indices: list[int]) -> tuple[float, float]:
+    """The public generator's solve of ``indices`` one at a time; (CPU s, wall s)."""
+    solve = public_solver(repo)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in indices:
+        solve(problem.draw(i)[2], len(problem.coords["x"]), problem.t_out)
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def measure_generation(out: Path, n_samples: int | None = None, n_single: int = 32, seed: int = 0,
