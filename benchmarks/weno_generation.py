@@ -139,7 +139,7 @@ def measure_generation(out: Path, n_samples: int | None = None, n_single: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="64 samples, 4 one-at-a-time (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="32 samples, 2 one at a time (smoke run)")
     parser.add_argument("--out", type=Path, default=None, help="dataset file (default data/mp-e1.h5)")
     parser.add_argument("--n-single", type=int, default=32)
     parser.add_argument("--force", action="store_true", help="regenerate an existing complete file")
@@ -149,7 +149,7 @@ def main() -> None:
         import tempfile
 
         out = args.out or Path(tempfile.mkdtemp()) / "mp-e1-quick.h5"
-        results = measure_generation(out, n_samples=64, n_single=4, force=True, mppde_repo=args.mppde_repo)
+        results = measure_generation(out, n_samples=32, n_single=2, force=True, mppde_repo=args.mppde_repo)
     else:
         out = args.out or REPO / "data" / "mp-e1.h5"
         results = measure_generation(out, n_single=args.n_single, force=args.force, mppde_repo=args.mppde_repo)
