@@ -94,6 +94,8 @@ class Solver(abc.ABC):
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "default": {}}
     pde_presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    #: presets that only exercise the pipeline (few steps): metrics and the run summary say so
+    smoke_presets: ClassVar[tuple[str, ...]] = ("quick",)
 
     @classmethod
     def preset_config(cls, preset: str, pde_name: str) -> dict[str, Any]:
@@ -110,6 +112,12 @@ class Solver(abc.ABC):
     @classmethod
     def supports(cls, pde: "PDE") -> bool:
         return not cls.pdes or pde.name in cls.pdes
+
+    def resolved_config(self) -> Any:
+        """The config with every automatic choice made (a None default replaced by the value this
+        run uses, e.g. the grid size or step), as ``config.toml`` records it; may refuse a
+        config that cannot run here (a grid too large for memory).  Default: the config as is."""
+        return self.config
 
     @abc.abstractmethod
     def run(self) -> SolverOutput:
