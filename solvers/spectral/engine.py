@@ -68,7 +68,8 @@ class SpectralConfig:
     numpy; precision: float64 or
     float32; workers: scipy.fft threads (-1: all cores); complex_form: evolve a PDE's complex
     pair of fields as one complex field when it offers one (see ``spectral_complex_pair``);
-    checkpoint_every: frames between checkpoints in a run directory; error_estimate: after
+    checkpoint_every: frames between checkpoints in a run directory; plots: let ``solve()``
+    write ``plots/`` (off for bulk runs such as dataset generation); error_estimate: after
     ``run()``, estimate the run's own time and space error from two reruns (at twice the
     step, and on 2n points in 1D / n/2 in 2D: about +2.5x of the run's cost in 1D, +0.75x in
     2D; see :meth:`SpectralSolver.error_estimate`).
@@ -83,6 +84,7 @@ class SpectralConfig:
     complex_form: bool = True
     checkpoint_every: int = 10
     error_estimate: bool = True
+    plots: bool = True
 
     def validate(self) -> None:
         if self.n is not None and self.n < 4:
