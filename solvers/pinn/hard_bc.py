@@ -38,6 +38,7 @@ from sciml_core.train import TrainConfig
 from sciml_core.train.trainer import Callback, Trainer
 
 from .base import PINNSolver
+from .collocation import ResampledPoints
 from .network import ModelConfig
 from .polarization import PolarizedDerivatives
 from .sampling import SamplingConfig, sample_unit
@@ -99,7 +100,7 @@ def fluid_points(pde: SteadyIncompressibleFlow, n: int, refine_fraction: float, 
     return points[:, 0], points[:, 1]
 
 
-class HardBCObjective:
+class HardBCObjective(ResampledPoints):
     """The momentum (and outflow) loss of the module docstring."""
 
     def __init__(self, pde: SteadyIncompressibleFlow, network: StreamFunctionNetwork, config: HardBCPINNConfig,
@@ -135,9 +136,7 @@ class HardBCObjective:
         return AutogradDerivatives(self.network, self.points)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
-        every = self.config.sampling.resample_every
-        if every and step < self.config.train.adam_steps and step // every != self.points_index:
-            self.resample(step // every)
+        self.advance(step)
         d = self.derivatives()
         r = self.pde.stream_residual(d)
         interior = slice(0, self.n_interior)
@@ -155,12 +154,6 @@ class HardBCObjective:
         if self.pde.has_island:
             logs["psi_island"] = float(self.network.island.detach()) * self.network.psi_scale
         return total, logs
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"points_index": self.points_index}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.resample(state["points_index"])
 
 
 @register_solver()
