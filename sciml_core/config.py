@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -122,12 +123,33 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"invalid value for {key!r}: {value!r} (expected a number)")
+        if not math.isfinite(value):
+            raise ConfigError(f"invalid value for {key!r}: {value!r} (expected a finite number)")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
             raise ConfigError(f"invalid value for {key!r}: {value!r} (expected a string)")
         return value
     return value
+
+
+SEED_LIMIT = 2**63
+
+
+def check_seed(seed: Any, option: str = "--seed") -> int:
+    """A seed is an integer in [0, 2**63) (what torch and numpy both accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{option} must be an integer in [0, 2**63), got {seed!r}")
+    return seed
+
+
+def check_plain_name(name: str, what: str) -> str:
+    """A name that becomes a file name: letters, digits, '.', '_', '-', not starting with '.'."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", name) or ".." in name:
+        raise ConfigError(f"{what} {name!r} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..')")
+    return name
 
 
 def build_config(cls: type[C], data: Mapping[str, Any] | None = None, prefix: str = "") -> C:
@@ -155,15 +177,25 @@ def build_config(cls: type[C], data: Mapping[str, Any] | None = None, prefix: st
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file raises ConfigError naming it."""
+    """Read a TOML file; a missing, unreadable or malformed file raises ConfigError naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a directory, not a TOML file")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return read_toml_text(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: not UTF-8 text (a binary file?)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def read_toml_text(text: str) -> dict[str, Any]:
+    """Parse TOML text (raises ``tomllib.TOMLDecodeError``)."""
+    return tomllib.loads(text)
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:

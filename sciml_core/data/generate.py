@@ -5,7 +5,9 @@ condition from ``np.random.default_rng([seed, i])`` alone.  Samples are integrat
 blocks of indices ``[b * block_size, (b + 1) * block_size)`` (cut at ``n_samples``), so even a
 solver whose floating-point result depends on the batch it sees (adaptive steps shared by a
 batch, batched FFTs) produces the same bits whatever the worker count, sharding or resume
-point.  Samples with per-sample PDE parameters are integrated one at a time.
+point.  Samples with per-sample PDE parameters are integrated one at a time, unless the solver
+takes them batched (``batched_params``: the block's parameters and initial-condition draws
+go along as ``integrate(..., params=...)``).
 
 Resumability: the output file is created complete-but-empty (see :mod:`.schema`); the parent
 process alone writes it, a block at a time: data first, flush, then the ``completed`` mask,
@@ -28,7 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..config import build_config, to_dict
+from ..config import build_config, check_seed, to_dict
 from ..errors import ConfigError, DataError, NotImplementedForError, OutputError, UnknownNameError
 from .initial_conditions import build_ic
 from .schema import Layout, create_file, open_h5, read_header
@@ -83,7 +85,9 @@ class Problem:
             if key not in to_dict(self.pde):
                 raise ConfigError(f"parameters.{key}: PDE {spec.pde!r} has no parameter {key!r}")
         self.ic = build_ic(spec.initial_condition)
-        grid = solver_cls(self.pde, self.config, self.context).grid()
+        solver = solver_cls(self.pde, self.config, self.context)
+        self.config = solver.resolved_config()  # the step, grid and tolerances used, for the provenance
+        grid = solver.grid()
         self.coords = {d: np.asarray(c, dtype=np.float64) for d, c in grid.items()}
         self.t_out = spec.times.values(self.pde.t_end)
         self.fields = tuple(self.pde.fields)
@@ -99,7 +103,13 @@ class Problem:
     def solve_block(self, indices: list[int]) -> dict[str, Any]:
         """Integrate one block; returns ``{"indices", "fields", "params", "draws"}`` arrays."""
         drawn = [self.draw(i) for i in indices]
-        if self.dists:
+        stacked = {f: np.stack([d[1][f] for d in drawn]) for f in self.fields}
+        if self.solver_cls.batched_params:  # one batch; each sample's parameters and draws go along
+            samples = {**{k: np.array([d[0][k] for d in drawn]) for k in self.dists},
+                       **{k: np.array([d[2][k] for d in drawn]) for k in self.ic_draws}}
+            solver = self.solver_cls(self.pde, self.config, self.context)
+            result = {f: np.asarray(a) for f, a in solver.integrate(stacked, self.t_out, params=samples).items()}
+        elif self.dists:
             outs = []
             for params, initial, _ in drawn:
                 pde = self.pde_cls.from_params({**self.base_params, **params}, preset=self.spec.preset)
@@ -108,7 +118,7 @@ class Problem:
             result = {f: np.concatenate([np.asarray(o[f]) for o in outs]) for f in self.fields}
         else:  # a fresh solver per block: no state can leak from one block into the next
             solver = self.solver_cls(self.pde, self.config, self.context)
-            out = solver.integrate({f: np.stack([d[1][f] for d in drawn]) for f in self.fields}, self.t_out)
+            out = solver.integrate(stacked, self.t_out)
             result = {f: np.asarray(out[f]) for f in self.fields}
         expect = (len(indices), len(self.t_out), *(len(c) for c in self.coords.values()))
         for f, arr in result.items():
@@ -218,16 +228,19 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     start = time.perf_counter()
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
-    blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
+    check_seed(seed)
     pde_cls, solver_cls = resolve(spec)
     problem = Problem(spec, pde_cls, solver_cls, seed)
     out = Path(out)
+    check_size(spec, problem, out, shard)
+    blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
     fp = fingerprint(spec.as_dict(), seed, shard)
+    create = _prepare_output(out, fp, force)  # refusals first: nothing is written for a refused command
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the directory of --out {str(out)!r}: {exc.strerror or exc}") from None
-    if _prepare_output(out, fp, force):
+    if create:
         samples = np.arange(blocks[0][0], blocks[-1][-1] + 1)
         attrs = {"name": spec.name, "pde": spec.pde, "pde_params": to_dict(problem.pde), "solver": spec.solver.name,
                  "solver_config": to_dict(problem.config), "seed": seed, "spec": spec.as_dict(),
@@ -249,10 +262,25 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
             _write_block(out, result, first)
             bar.update(len(result["indices"]))
     if compression and not _compressed(out, problem.fields[0]):
-        from .merge import merge
+        from .merge import recompress
 
-        merge([out], out, compression=compression, require_full=False, force=True)
+        recompress(out, compression)
     return GenerateReport(out, len(header.samples), n_done, time.perf_counter() - start)
+
+
+def check_size(spec: DatasetSpec, problem: Problem, out: Path, shard: tuple[int, int] | None) -> None:
+    """Refuse, naming the sizes, a dataset whose file cannot fit on the disk of ``out`` or whose
+    bookkeeping and per-block arrays cannot fit in memory (before anything is allocated)."""
+    from ..device import require_disk, require_memory
+
+    n = spec.n_samples if shard is None else -(-spec.n_samples // shard[1])
+    points = int(np.prod([len(c) for c in problem.coords.values()])) * len(problem.t_out)
+    per_sample = points * len(problem.fields) * np.dtype(spec.dtype).itemsize + 8 * (2 + len(problem.dists)
+                                                                                    + len(problem.ic_draws))
+    what = f"dataset {spec.name!r} ({n} samples of {points} values x {len(problem.fields)} fields)"
+    require_disk(n * per_sample, out, what)
+    block = min(spec.block_size, n) * points * len(problem.fields) * 8 * 4  # float64 result, copies
+    require_memory(n * 64 + block, what)  # index plan and masks per sample, one block being integrated
 
 
 def _compressed(out: Path, name: str) -> bool:

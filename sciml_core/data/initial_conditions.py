@@ -4,8 +4,10 @@ Each distribution is a pure function ``fn(rng, coords, fields, options) -> (init
 ``rng`` is the sample's own generator (``np.random.default_rng([seed, index])``), ``coords``
 the solver's 1-D grid arrays in dims order, ``fields`` the PDE's field names, ``options`` the
 distribution's validated options dataclass.  ``initial[field]`` has the grid's shape;
-``draws`` holds the scalar random choices (centre, arm count, ...) stored per sample as
-``ic_<name>`` variables.  The same ``rng`` state always gives the same arrays.
+``draws`` holds every scalar random choice (each mode's wavenumber, amplitude and phase, a
+spiral's centre and arm count, ...), stored per sample as ``ic_<name>`` variables, so a
+sample's initial state can be rebuilt from the file alone (the Gaussian random field draws
+a whole noise field: it is rebuilt from ``(seed, index)``).  The same ``rng`` state always gives the same arrays.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def sine_sum(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tu
     k = rng.integers(1, o.k_max + 1, o.n_modes)
     phase = rng.uniform(0.0, 2 * np.pi, o.n_modes)
     u = (amp[:, None] * np.sin(2 * np.pi * k[:, None] * (x[None, :] - x[0]) / length + phase[:, None])).sum(0)
-    return {name: u}, {"k0": float(k[0]), "a0": float(amp[0])}
+    draws = {f"{key}{i}": float(v[i]) for i in range(o.n_modes) for key, v in (("k", k), ("a", amp), ("phi", phase))}
+    return {name: u}, draws
 
 
 @dataclass
@@ -112,7 +115,8 @@ def fourier_series(rng: np.random.Generator, coords: dict[str, np.ndarray], fiel
     arg = 2 * np.pi * k[:, None] * (x[None, :] - x[0]) / length
     u = (a[:, None] * np.cos(arg) + b[:, None] * np.sin(arg)).sum(0)
     u = o.mean + o.amplitude * u / max(np.abs(u).max(), 1e-12)
-    return {name: u}, {"a1": float(a[0]), "b1": float(b[0])}
+    draws = {f"{key}{i + 1}": float(v[i]) for i in range(o.k_max) for key, v in (("a", a), ("b", b))}
+    return {name: u}, draws
 
 
 @dataclass
@@ -203,3 +207,43 @@ def uniform_constant(rng: np.random.Generator, coords: dict[str, np.ndarray], fi
     value = float(rng.uniform(o.low, o.high))
     shape = tuple(len(c) for c in coords.values())
     return {name: np.full(shape, value)}, {"u0": value}
+
+
+@dataclass
+class MPForcingOptions:
+    """The forcing of the message-passing PDE experiments (Brandstetter et al. 2022); u0 = delta(0, x).
+
+    ``n_waves`` waves with A ~ U(-amplitude, amplitude), omega ~ U(-omega, omega),
+    phi ~ U(0, 2 pi) and l ~ U{1..l_max} (the public generator's ``randint(1, 3)``: {1, 2};
+    the paper says {1, 2, 3}); ``cell_average``: u0 as cell averages (what a finite-volume
+    reference evolves) instead of point values.
+    """
+
+    n_waves: int = 5
+    amplitude: float = 0.5
+    omega: float = 0.4
+    l_max: int = 2
+    cell_average: bool = True
+
+    def validate(self) -> None:
+        if self.n_waves < 1 or self.l_max < 1:
+            raise ConfigError("initial_condition.n_waves and l_max must be >= 1")
+        if self.amplitude < 0 or self.omega < 0:
+            raise ConfigError("initial_condition.amplitude and omega must be non-negative")
+
+
+@register_ic("mp-forcing", MPForcingOptions)
+def mp_forcing(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tuple[str, ...],
+               o: MPForcingOptions) -> Initial:
+    """u0 = delta(0, x) of a random forcing; its parameters are the draws ``A<j>``, ``omega<j>``,
+    ``l<j>``, ``phi<j>`` (stored per sample, and passed to the solver, which applies the same
+    forcing for t > 0)."""
+    from ..pdes.combined_equation import draw_forcing, sine_forcing
+
+    name = _one_field(fields, "mp-forcing")
+    (dim, x), = coords.items()
+    length = _lengths(coords)[dim]
+    waves = draw_forcing(rng, o.n_waves, o.amplitude, o.omega, o.l_max)
+    cell = length / len(x) if o.cell_average else 0.0
+    u = sine_forcing(0.0, x, waves["A"], waves["omega"], waves["l"], waves["phi"], length, cell)
+    return {name: u}, {f"{key}{j}": float(v[j]) for key, v in waves.items() for j in range(o.n_waves)}
