@@ -156,3 +156,19 @@ def test_config_errors_name_the_key() -> None:
         solve("advection", "lagrangian-pinn", preset="quick", overrides=["model.periodic_modes=0"])
     with pytest.raises(ConfigError, match="does not support PDE 'burgers'"):
         solve("burgers", "lagrangian-pinn", preset="quick")
+
+
+def test_soft_initial_conditions_enter_the_loss_with_the_published_weight() -> None:
+    from sciml_core.config import build_config
+    from solvers.pinn.lagrangian import LagrangianObjective, LagrangianPINNConfig
+
+    torch.manual_seed(0)
+    pde = get_pde("advection")(c=5.0)
+    cfg = build_config(LagrangianPINNConfig, {"initial": "soft", "model": {"width": 8, "depth": 2, "periodic_modes": 1},
+                                              "sampling": {"n_residual": 64, "n_initial": 32}})
+    net = LagrangianNetwork(pde, cfg.model, hard_initial=False).double()
+    objective = LagrangianObjective(pde, net, cfg, torch.device("cpu"), torch.float64, 0)
+    total, logs = objective.loss(0)
+    assert logs["loss_initial"] > 1e-3  # a soft network does not meet u0 by itself
+    expected = 10 * logs["loss_characteristic"] + logs["loss_state"] + 1000 * logs["loss_initial"]
+    assert abs(total.item() - expected) < 1e-9 * expected
