@@ -28,6 +28,7 @@ from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
 from .run import RunDirectory
 from .solver import Result, RunContext, Solver
+from .train import distributed
 
 CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "pde_params", "config")
 
@@ -120,23 +121,34 @@ def solve(
 
     seed = int(seed if seed is not None else file_cfg.get("seed", 0))
     device_obj = resolve_device(device if device != "auto" or "device" not in file_cfg else file_cfg["device"])
+    device_obj = distributed.init(device_obj)  # under torchrun: join the ranks' process group, a GPU each
+    ranks = distributed.world_size()
+    if ranks > 1 and solver_cls.kind == "reference":
+        raise ConfigError(f"solver {solver_cls.name!r} is a numerical reference: it runs in one process (batched "
+                          "on a GPU when there is one); use one rank, or 'sciml data generate --workers/--scheduler' "
+                          "for many samples")
     default_dtype = "float64" if solver_cls.kind == "reference" else "float32"
     dtype_obj = resolve_dtype(dtype or file_cfg.get("dtype", default_dtype))
-    run = RunDirectory(out, resume=resume, force=force) if out is not None else None
-    if resume and (run is None or not run.checkpoint.exists()):
-        where = str(run.checkpoint) if run is not None else "(no --out given)"
-        raise CheckpointError(f"--resume: no checkpoint to resume from at {where!r}")
-
     resolved = {
         "pde": pde_obj.name, "solver": solver_cls.name, "preset": preset or "default", "seed": seed,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "budget_s": budget_s,
         "pde_params": pde_obj.params(), "config": to_dict(cfg),
     }
-    if run is not None:
-        run.write_config(dumps_toml(resolved))
+
+    def open_run() -> RunDirectory | None:
+        run = RunDirectory(out, resume=resume, force=force) if out is not None else None
+        if resume and (run is None or not run.checkpoint.exists()):
+            where = str(run.checkpoint) if run is not None else "(no --out given)"
+            raise CheckpointError(f"--resume: no checkpoint to resume from at {where!r}")
+        if run is not None:
+            run.write_config(dumps_toml(resolved))
+        return run
+
+    run = distributed.on_main(open_run)  # rank 0 alone writes the run directory
     torch.manual_seed(seed)
     context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
-                         data=Path(data) if data is not None else None, run=run, progress=progress)
+                         data=Path(data) if data is not None else None, run=run,
+                         progress=progress and distributed.is_main())
     start = time.perf_counter()
     output = solver_cls(pde_obj, cfg, context).run()
     wall_s = time.perf_counter() - start
@@ -148,7 +160,7 @@ def solve(
         "pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default",
         "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
-        "seed": seed, "status": output.status, **output.metrics,
+        "seed": seed, "status": output.status, "ranks": ranks, **output.metrics,
     }
     if run is not None:
         from .plots import plot_history, plot_solution  # matplotlib only when plots are written
@@ -157,5 +169,5 @@ def solve(
         plot_solution(solution, run.plots)
         plot_history(run.read_history(), run.plots / "loss.png")
         run.write_metrics(metrics)
-    return Result(solution=solution, metrics=metrics, run_dir=run.path if run else None,
+    return Result(solution=solution, metrics=metrics, run_dir=Path(out) if out is not None else None,
                   status=output.status, message=output.message)
