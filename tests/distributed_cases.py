@@ -1,0 +1,111 @@
+"""The distributed tests' cases: every trained solver, tiny and in float64, and a rank's main.
+
+``CASES[solver]`` gives the keyword arguments of :func:`sciml_core.solve` (``data=True``: the
+operator dataset made by :func:`make_heat_file`).  Every trained solver (kind ``pinn`` or
+``operator``) must have a case here: ``tests/test_distributed.py`` checks that each trains
+the same under two ranks as under one (README, developers' notes).  Jets run on their tensor
+path (:func:`tensor_jets`) in both.
+
+As a script, this is one rank of such a run::
+
+    RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=P python tests/distributed_cases.py OUT HEAT.h5
+
+It runs every case into ``OUT/<solver>`` and writes ``rank<r>.json`` beside ``OUT``: the file-system
+writes this rank made (seen by an audit hook: os.mkdir / open for writing / rename / remove /
+mkstemp), and each case's metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+
+_PINN = ["model.width=8", "model.depth=2", "sampling.n_initial=16", "sampling.n_boundary=16",
+         "train.log_every=1", "train.checkpoint_every=10"]
+CASES: dict[str, dict[str, Any]] = {
+    # jets with the soft points in the residual pass, an odd point count (63 + 64 on two ranks),
+    # R3 resampling and gradient-norm balancing (both read the gathered residuals), then L-BFGS
+    "pinn": dict(pde="burgers", overrides=[*_PINN, "sampling.n_residual=127", "sampling.resample_every=5",
+                                           "sampling.adaptive=r3", "balancing.method=gradnorm", "balancing.every=5",
+                                           "train.adam_steps=15", "train.lbfgs_steps=4"]),
+    # causal weights over time chunks of the gathered residuals; hard IC/BC, nested autograd
+    "causal-pinn": dict(pde="burgers", overrides=[*_PINN, "derivatives=autograd", "sampling.n_residual=64",
+                                                  "causal.n_chunks=8", "causal.check_every=5",
+                                                  "causal.eps_schedule=[0.1, 1.0]", "train.adam_steps=15",
+                                                  "train.lbfgs_steps=3"]),
+    # bundling, the pushforward curriculum, input noise, held-out loss: batch 5 = 2 + 3 rows
+    "test-toy-operator": dict(pde="test-heat", data=True, overrides=[
+        "window=2", "horizon=2", "batch_size=5", "max_unroll=2", "noise_std=0.01", "eval_every=5",
+        "train.adam_steps=20", "train.log_every=1", "train.checkpoint_every=10"]),
+}
+
+
+def tensor_jets() -> None:
+    """Taylor jets on their tensor path (the one CUDA ranks take), so that no rank spends seconds
+    compiling the numba CPU kernels."""
+    from sciml_core.nn import jet_kernels
+
+    jet_kernels.available = lambda *tensors: False
+
+
+def register_test_solvers() -> None:
+    """The test PDE / reference (data engine tests) and the toy operator (operator base tests)."""
+    import test_data_support as support
+    from test_operator_base import ToyOperator
+
+    from sciml_core import registry
+
+    support.register()
+    registry.register_solver()(ToyOperator)
+
+
+def make_heat_file(out: Path) -> Path:
+    """The toy operator's dataset: 10 exact heat trajectories of 17 frames on 32 points."""
+    import test_data_support as support
+
+    from sciml_core.data.generate import generate
+    from sciml_core.data.specs import load_spec
+
+    text = support.SPEC.replace("n_samples = 12", "n_samples = 10").replace("n_t = 9", "n_t = 17")
+    generate(load_spec(support.write_spec(out.parent, text, name=out.stem)), out, seed=1, progress=False)
+    return out
+
+
+def run_case(solver: str, out: Path | None, heat: Path, **extra: Any) -> Any:
+    from sciml_core import solve
+
+    case = dict(CASES[solver])
+    data = heat if case.pop("data", False) else None
+    return solve(case.pop("pde"), solver, data=data, out=out, device="cpu", dtype="float64", progress=False,
+                 **case, **extra)
+
+
+WRITES = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.truncate", "tempfile.mkstemp"}
+
+
+def main(out: Path, heat: Path) -> None:
+    root, writes = str(out.resolve()), []
+
+    def audit(event: str, args: tuple) -> None:
+        if event in WRITES or (event == "open" and isinstance(args[1], str) and any(c in args[1] for c in "wax+")):
+            path = args[0] if args and isinstance(args[0], (str, os.PathLike)) else None
+            if path is not None and os.path.abspath(os.fspath(path)).startswith(root + os.sep):
+                writes.append([event, os.fspath(path)])
+
+    sys.addaudithook(audit)
+    tensor_jets()
+    register_test_solvers()
+    metrics = {solver: run_case(solver, out / solver, heat).metrics for solver in CASES}
+    rank = os.environ["RANK"]
+    report = json.dumps({"writes": list(writes), "metrics": metrics}, default=str)
+    (out.parent / f"rank{rank}.json").write_text(report)  # beside OUT: outside what the hook watches
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(sys.argv[2]))

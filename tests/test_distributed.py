@@ -1,0 +1,259 @@
+"""Data-parallel training on two gloo ranks (CPU): the same losses as one rank for every trained
+solver, rank 0 alone writes, a killed ``sciml solve --nproc 2`` resumes; the helpers' maths."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import distributed_cases as cases
+
+from sciml_core import registry, solve
+from sciml_core.errors import ConfigError
+from sciml_core.train import TrainConfig, Trainer, distributed
+from sciml_core.solver import RunContext
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+def assert_same_history(one: list[dict], two: list[dict], rtol: float = 1e-8) -> None:
+    """Every logged number of every step agrees (float64 runs: only summation order differs)."""
+    assert [r["step"] for r in one] == [r["step"] for r in two]
+    for a, b in zip(one, two):
+        assert set(a) == set(b), a["step"]
+        for key, value in a.items():
+            if key == "wall_s" or isinstance(value, str):
+                continue
+            np.testing.assert_allclose(b[key], value, rtol=rtol, atol=1e-12, err_msg=f"step {a['step']}: {key}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rank_env(rank: int, world: int, port: int) -> dict[str, str]:
+    return {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(world),
+            "LOCAL_WORLD_SIZE": str(world), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture(scope="module")
+def heat(tmp_path_factory) -> Path:
+    import test_data_support as support
+
+    with support.registered():
+        return cases.make_heat_file(tmp_path_factory.mktemp("heat") / "heat.h5")
+
+
+@pytest.fixture(scope="module")
+def two_ranks(heat: Path, tmp_path_factory) -> Path:
+    """Every case on two gloo ranks (two processes, as torchrun starts them); the runs' root."""
+    root = tmp_path_factory.mktemp("ranks")
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, str(Path(cases.__file__)), str(root / "runs"), str(heat)],
+                              env=rank_env(r, 2, port), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+             for r in range(2)]
+    outputs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
+    for p, text in zip(procs, outputs):
+        assert p.returncode == 0, text[-3000:]
+    return root
+
+
+@pytest.fixture(scope="module")
+def one_rank(heat: Path, tmp_path_factory) -> Path:
+    import test_data_support as support
+    from test_operator_base import ToyOperator
+
+    from sciml_core.nn import jet_kernels
+
+    root = tmp_path_factory.mktemp("one")
+    with support.registered(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jet_kernels, "available", lambda *tensors: False)  # as on the ranks
+        registry.register_solver()(ToyOperator)
+        try:
+            for solver in cases.CASES:
+                cases.run_case(solver, root / solver, heat)
+        finally:
+            registry._SOLVERS.pop(ToyOperator.name, None)
+    return root
+
+
+@pytest.mark.parametrize("solver", list(cases.CASES))
+def test_two_ranks_train_like_one(solver: str, one_rank: Path, two_ranks: Path) -> None:
+    one, two = history(one_rank / solver), history(two_ranks / "runs" / solver)
+    assert_same_history(one, two)
+    report = json.loads((two_ranks / "rank0.json").read_text())
+    assert report["metrics"][solver]["ranks"] == 2
+    m1 = json.loads((one_rank / solver / "metrics.json").read_text())
+    m2 = json.loads((two_ranks / "runs" / solver / "metrics.json").read_text())
+    assert m1["ranks"] == 1 and m2["ranks"] == 2
+    np.testing.assert_allclose(m2["rel_l2"], m1["rel_l2"], rtol=1e-8)
+    a = torch.load(one_rank / solver / "checkpoint.pt", weights_only=True)["model"]
+    b = torch.load(two_ranks / "runs" / solver / "checkpoint.pt", weights_only=True)["model"]
+    assert a.keys() == b.keys()  # no DDP "module." prefix: checkpoints are interchangeable
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=1e-8, atol=1e-12)
+
+
+def test_only_rank_zero_writes(two_ranks: Path) -> None:
+    rank0 = json.loads((two_ranks / "rank0.json").read_text())["writes"]
+    rank1 = json.loads((two_ranks / "rank1.json").read_text())["writes"]
+    assert rank1 == []
+    written = {Path(path).relative_to(two_ranks / "runs").parts[0] for _, path in rank0}
+    assert written == set(cases.CASES)  # the hook does see the run directories being written
+    assert {"os.mkdir", "tempfile.mkstemp", "os.rename"} <= {event for event, _ in rank0}
+    for solver in cases.CASES:
+        names = {p.name for p in (two_ranks / "runs" / solver).iterdir()}
+        assert {"config.toml", "metrics.json", "history.jsonl", "solution.nc", "checkpoint.pt", "plots"} <= names
+        assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_every_trained_solver_has_a_distributed_case() -> None:
+    """A trained solver landing later must pass the same two-rank test (README, developers' notes)."""
+    trained = {name for name, cls in registry.list_solvers().items() if cls.kind in ("pinn", "operator")}
+    missing = trained - set(cases.CASES)
+    assert not missing, (f"trained solvers without a case in tests/distributed_cases.py: {sorted(missing)}; every "
+                         "trained solver must train the same on 2 ranks as on 1")
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_killed_two_rank_run_resumes(tmp_path: Path) -> None:
+    """SIGKILL the `sciml solve --nproc 2` launcher after a checkpoint: its ranks die with it; the
+    same command with --resume finishes with the losses of an uninterrupted one-rank run."""
+    sets = ["model.width=8", "model.depth=2", "sampling.n_residual=64", "sampling.n_initial=16",
+            "sampling.n_boundary=16", "derivatives=autograd", "train.adam_steps=200", "train.lbfgs_steps=0",
+            "train.log_every=5", "train.checkpoint_every=20"]
+    argv = ["burgers", "--solver", "pinn", "--device", "cpu", "--dtype", "float64", "--nproc", "2",
+            *[a for s in sets for a in ("--set", s)]]
+    cli = [sys.executable, "-m", "sciml_core.cli", "solve"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([*cli, *argv, "--out", str(tmp_path / "cut")], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "cut" / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        ranks = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+        assert len(ranks) == 2
+        deadline = time.time() + 20
+        while any(_alive(r) for r in ranks) and time.time() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(r) for r in ranks), "the ranks outlived their launcher"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL) if proc.poll() is None else None
+    step = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=True)["step"]
+    assert 0 < step < 200, "the kill must land mid-training"
+    done = subprocess.run([*cli, *argv, "--out", str(tmp_path / "cut"), "--resume"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "ranks         2" in done.stdout.replace("ranks  ", "ranks  ")  # rank 0 alone printed the table
+    one = solve("burgers", "pinn", overrides=sets, out=tmp_path / "one", device="cpu", dtype="float64",
+                progress=False)
+    assert_same_history(history(tmp_path / "one"), history(tmp_path / "cut"))
+    assert one.metrics["ranks"] == 1
+
+
+# ---- the helpers on one rank, and the refusals -----------------------------------------------------------
+def test_shards_cover_the_rows_once_in_order() -> None:
+    for n, world in ((127, 2), (10, 3), (4, 4)):
+        bounds = distributed.shard_bounds(n, world)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert max(b - a for a, b in bounds) - min(b - a for a, b in bounds) <= 1
+    assert distributed.shard_rows(5) == slice(0, 5) and distributed.world_size() == 1
+    x = torch.arange(3.0, requires_grad=True)
+    assert distributed.gather_rows(x, 3) is x  # one rank: the identity
+
+
+def test_bad_nproc_and_reference_solvers_are_refused(capsys) -> None:
+    from sciml_core.cli import main
+
+    assert main(["solve", "burgers", "--solver", "pinn", "--nproc", "0"]) == 2
+    assert "--nproc must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_reference_solver_refuses_several_ranks(monkeypatch) -> None:
+    monkeypatch.setattr(distributed, "init", lambda device: device)
+    monkeypatch.setattr(distributed, "world_size", lambda: 2)
+    with pytest.raises(ConfigError, match="is a numerical reference: it runs in one process"):
+        solve("burgers-periodic", "spectral-etdrk4", device="cpu", progress=False)
+
+
+def test_amp_and_compile_refusals() -> None:
+    model = torch.nn.Linear(1, 1)
+
+    class Quadratic:
+        def loss(self, step):
+            return model(torch.ones(2, 1)).pow(2).mean(), {}
+
+    with pytest.raises(ConfigError, match="with --dtype float64 it would change nothing"):
+        Trainer(model, Quadratic(), TrainConfig(amp="bf16"),
+                RunContext(device=torch.device("cuda"), dtype=torch.float64))
+    with pytest.raises(ConfigError, match=r"train.compile_backend 'nonsense': InvalidBackend \(available: .*inductor"):
+        Trainer(model, Quadratic(), TrainConfig(compile=True, compile_backend="nonsense"), RunContext())
+    for key, message in (("train.amp=bf16", "PINNs cannot train under bf16 autocast"),
+                         ("train.compile=true", "PINNs cannot use torch.compile")):
+        with pytest.raises(ConfigError, match=message):
+            solve("burgers", "pinn", overrides=[key], device="cpu", progress=False)
+
+
+def test_a_compile_failure_is_a_config_error() -> None:
+    class Unsupported(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, x):
+            raise torch._dynamo.exc.Unsupported("a model dynamo cannot trace")
+
+    model = Unsupported()
+
+    class Objective:
+        def loss(self, step):
+            return model(torch.ones(1)).sum(), {}
+
+    trainer = Trainer(model, Objective(), TrainConfig(adam_steps=1, compile=True, compile_backend="eager"),
+                      RunContext(progress=False))
+    with pytest.raises(ConfigError, match="train.compile=true: torch.compile .* cannot compile this solver's model"):
+        trainer.fit()
