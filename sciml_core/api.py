@@ -14,34 +14,83 @@ and the tables ``[pde_params]`` and ``[config]``), so any run can be repeated fr
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from .config import build_config, deep_merge, dumps_toml, parse_overrides, read_toml, to_dict
+from .config import build_config, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text, to_dict
 from .device import dtype_name, resolve_device, resolve_dtype
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DivergenceError
 from .metrics import solution_rel_l2
 from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
-from .run import RunDirectory
+from .run import RunDirectory, non_finite_keys
 from .solver import Result, RunContext, Solver
 from .train import distributed
 
 CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "pde_params", "config")
+_KEY_TYPES: dict[str, tuple[type, ...]] = {"pde": (str,), "solver": (str,), "preset": (str,), "seed": (int,),
+                                           "device": (str,), "dtype": (str,), "budget_s": (int, float),
+                                           "pde_params": (dict,), "config": (dict,)}
+#: settings a resumed run may change: where it runs and how long it may take
+RESUMABLE_CHANGES = ("device", "budget_s")
+SEED_LIMIT = 2**63
 
 
 def read_run_config(path: str | Path) -> dict[str, Any]:
-    """Read a config file in the run ``config.toml`` layout, rejecting unknown top-level keys."""
-    data = read_toml(path)
+    """Read a config file in the run ``config.toml`` layout (see :func:`check_run_config`)."""
+    return check_run_config(read_toml(path), f"config file {str(path)!r}")
+
+
+def check_run_config(data: Mapping[str, Any], source: str = "config") -> dict[str, Any]:
+    """Reject unknown top-level keys and values of the wrong kind (``pde_params = 5``)."""
     unknown = sorted(set(data) - set(CONFIG_FILE_KEYS))
     if unknown:
-        raise ConfigError(
-            f"config file {str(path)!r}: unknown key {unknown[0]!r} (valid: {', '.join(CONFIG_FILE_KEYS)})"
-        )
-    return data
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (valid: {', '.join(CONFIG_FILE_KEYS)})")
+    for key, value in data.items():
+        types = _KEY_TYPES[key]
+        if not isinstance(value, types) or isinstance(value, bool):
+            kind = "a table" if dict in types else "a string" if str in types else "a number"
+            raise ConfigError(f"{source}: {key!r} must be {kind}, got {value!r}")
+    return dict(data)
+
+
+def check_seed(seed: Any, option: str = "--seed") -> int:
+    """A seed is an integer in [0, 2**63) (what torch and numpy both accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{option} must be an integer in [0, 2**63), got {seed!r}")
+    return seed
+
+
+def check_budget(budget_s: Any) -> float | None:
+    if budget_s is None:
+        return None
+    if isinstance(budget_s, bool) or not isinstance(budget_s, (int, float)) or not (0 < budget_s < math.inf):
+        raise ConfigError(f"--budget-s must be a positive number of seconds, got {budget_s!r}")
+    return float(budget_s)
+
+
+def settings_differences(stored: Mapping[str, Any], current: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between a run's stored config and the current one
+    (keys the stored file does not record are defaults of its time and are not compared)."""
+    out = []
+    for key in sorted(set(stored) | set(current)):
+        name = f"{prefix}{key}"
+        if name in RESUMABLE_CHANGES or key not in stored:
+            continue
+        a, b = stored.get(key), current.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += settings_differences(a, b, f"{name}.")
+        elif a != b:
+            out.append(f"{name} ({_show(a)} in the run, {_show(b)} now)")
+    return out
+
+
+def _show(value: Any) -> str:
+    return "unset" if value is None else repr(value)
 
 
 def resolve_preset(solver_cls: type[Solver], pde_cls: type[PDE], preset: str | None) -> tuple[str, str | None]:
@@ -88,11 +137,24 @@ def solve(
     ``config`` is a path to a config file or a dict in the same layout; ``overrides`` a list
     of ``key=value`` strings or a nested dict; explicit arguments win over the file.
     """
+    distributed.init_group()  # under torchrun: join the ranks' process group
+
+    def plan() -> tuple[RunDirectory | None, dict[str, Any] | None]:
+        run = RunDirectory.plan(out, resume=resume, force=force) if out is not None else None
+        if resume and run is None:
+            raise CheckpointError("--resume: no checkpoint to resume from at '(no --out given)'")
+        stored = read_run_config(run.config_file) if resume and run is not None and run.config_file.exists() else None
+        return run, stored
+
+    run, stored = distributed.on_main(plan) or (None, None)  # rank 0 alone writes the run directory
+    stored = distributed.broadcast_object(stored)  # a resumed run's own settings, for every rank
     file_cfg: dict[str, Any] = {}
     if isinstance(config, (str, Path)):
         file_cfg = read_run_config(config)
     elif config is not None:
-        file_cfg = dict(config)
+        file_cfg = check_run_config(config)
+    elif stored is not None:  # resume: the run's own settings
+        file_cfg = {k: v for k, v in stored.items() if k not in RESUMABLE_CHANGES}
     pde = pde if pde is not None else file_cfg.get("pde")
     solver = solver if solver is not None else file_cfg.get("solver")
     if pde is None or solver is None:
@@ -119,9 +181,10 @@ def solve(
     cfg_dict = deep_merge(deep_merge(preset_cfg, file_cfg.get("config", {})), extra)
     cfg = build_config(solver_cls.Config, cfg_dict)
 
-    seed = int(seed if seed is not None else file_cfg.get("seed", 0))
+    seed = check_seed(seed if seed is not None else file_cfg.get("seed", 0))
+    budget_s = check_budget(budget_s if budget_s is not None else file_cfg.get("budget_s"))
     device_obj = resolve_device(device if device != "auto" or "device" not in file_cfg else file_cfg["device"])
-    device_obj = distributed.init(device_obj)  # under torchrun: join the ranks' process group, a GPU each
+    device_obj = distributed.rank_device(device_obj)  # under torchrun on CUDA: cuda:LOCAL_RANK
     ranks = distributed.world_size()
     if ranks > 1 and solver_cls.kind == "reference":
         raise ConfigError(f"solver {solver_cls.name!r} is a numerical reference: it runs in one process (batched "
@@ -129,28 +192,41 @@ def solve(
                           "for many samples")
     default_dtype = "float64" if solver_cls.kind == "reference" else "float32"
     dtype_obj = resolve_dtype(dtype or file_cfg.get("dtype", default_dtype))
+    context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
+                         data=Path(data) if data is not None else None, run=run,
+                         progress=progress and distributed.is_main())
+    solver_obj = solver_cls(pde_obj, cfg, context)
+    cfg = solver_obj.resolved_config()  # every automatic choice made, as config.toml records it
     resolved = {
         "pde": pde_obj.name, "solver": solver_cls.name, "preset": preset or "default", "seed": seed,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "budget_s": budget_s,
         "pde_params": pde_obj.params(), "config": to_dict(cfg),
     }
+    config_text = dumps_toml(resolved)
+    if resume and stored is not None:
+        differ = settings_differences(stored, read_toml_text(config_text))
+        if differ:
+            raise ConfigError(f"--resume: the settings differ from the run in {str(out)!r}: {'; '.join(differ)}; "
+                              "resume with the run's own settings, or start a new run (--force or another --out)")
 
-    def open_run() -> RunDirectory | None:
-        run = RunDirectory(out, resume=resume, force=force) if out is not None else None
-        if resume and (run is None or not run.checkpoint.exists()):
-            where = str(run.checkpoint) if run is not None else "(no --out given)"
-            raise CheckpointError(f"--resume: no checkpoint to resume from at {where!r}")
-        if run is not None:
-            run.write_config(dumps_toml(resolved))
-        return run
-
-    run = distributed.on_main(open_run)  # rank 0 alone writes the run directory
     torch.manual_seed(seed)
-    context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
-                         data=Path(data) if data is not None else None, run=run,
-                         progress=progress and distributed.is_main())
     start = time.perf_counter()
-    output = solver_cls(pde_obj, cfg, context).run()
+    if run is not None:
+        run.begin(config_text)
+    try:
+        output = solver_obj.run()
+    except DivergenceError as exc:
+        if run is not None:
+            run.write_metrics({"pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind,
+                               "preset": preset or "default", "rel_l2": None,
+                               "wall_s": round(time.perf_counter() - start, 3), "device": str(device_obj),
+                               "dtype": dtype_name(dtype_obj), "seed": seed, "status": "diverged", "message": str(exc)})
+            run.end_with(exc)
+        raise
+    except BaseException as exc:
+        if run is not None:
+            run.end_with(exc)
+        raise
     wall_s = time.perf_counter() - start
 
     solution = output.solution
@@ -162,6 +238,13 @@ def solve(
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
         "seed": seed, "status": output.status, "ranks": ranks, **output.metrics,
     }
+    if solver_preset in solver_cls.smoke_presets:
+        metrics["smoke_test"] = True
+        metrics["note"] = (f"preset {solver_preset!r} is a smoke test: it checks the pipeline in seconds; "
+                           "its error is not a result (use --preset default)")
+    undefined = non_finite_keys(metrics)
+    if undefined:  # written as null: say which, and why a number is missing
+        metrics["non_finite"] = undefined
     if run is not None:
         from .plots import plot_history, plot_solution  # matplotlib only when plots are written
 
@@ -169,5 +252,6 @@ def solve(
         plot_solution(solution, run.plots)
         plot_history(run.read_history(), run.plots / "loss.png")
         run.write_metrics(metrics)
+        run.end("complete")
     return Result(solution=solution, metrics=metrics, run_dir=Path(out) if out is not None else None,
                   status=output.status, message=output.message)

@@ -87,6 +87,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(args.run_dir, reference=args.reference)
     _print_metrics(metrics)
+    print(f"written: {Path(args.run_dir) / 'metrics.eval.json'} (the run's metrics.json is unchanged)")
     return 0
 
 

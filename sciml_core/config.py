@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import types
 import typing
@@ -122,6 +123,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"invalid value for {key!r}: {value!r} (expected a number)")
+        if not math.isfinite(value):
+            raise ConfigError(f"invalid value for {key!r}: {value!r} (expected a finite number)")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -155,15 +158,25 @@ def build_config(cls: type[C], data: Mapping[str, Any] | None = None, prefix: st
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing or malformed file raises ConfigError naming it."""
+    """Read a TOML file; a missing, unreadable or malformed file raises ConfigError naming it."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {str(path)!r} is a directory, not a TOML file")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return read_toml_text(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: not UTF-8 text (a binary file?)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+
+
+def read_toml_text(text: str) -> dict[str, Any]:
+    """Parse TOML text (raises ``tomllib.TOMLDecodeError``)."""
+    return tomllib.loads(text)
 
 
 def dumps_toml(data: Mapping[str, Any]) -> str:

@@ -1,6 +1,9 @@
-"""Resolution of ``--device`` and ``--dtype`` options."""
+"""Resolution of ``--device`` and ``--dtype`` options, and what the machine can hold
+(memory and disk checks that refuse a job too large before it starts)."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -58,3 +61,49 @@ def keep_freed_cpu_memory(limit_bytes: int = 1 << 28) -> bool:
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3
     return bool(libc.mallopt(m_mmap_threshold, limit_bytes)) and bool(libc.mallopt(m_trim_threshold, 2 * limit_bytes))
+
+
+def available_memory_bytes() -> int | None:
+    """Memory this process can still allocate: Linux ``MemAvailable`` (else physical memory;
+    None where neither is known)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} PiB"
+
+
+def require_memory(n_bytes: float, what: str) -> None:
+    """ConfigError naming both sizes when ``what`` needs more memory than is available."""
+    free = available_memory_bytes()
+    if free is not None and n_bytes > free:
+        raise ConfigError(f"{what} needs about {format_bytes(n_bytes)} of memory; "
+                          f"{format_bytes(free)} is available on this machine")
+
+
+def require_disk(n_bytes: float, path: "str | os.PathLike[str]", what: str) -> None:
+    """ConfigError naming both sizes when ``what`` needs more disk than is free where ``path`` goes."""
+    import shutil
+    from pathlib import Path
+
+    parent = Path(path).resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    free = shutil.disk_usage(parent).free
+    if n_bytes > free:
+        raise ConfigError(f"{what} needs {format_bytes(n_bytes)} of disk; {format_bytes(free)} is free in {str(parent)!r}")

@@ -44,3 +44,7 @@ class DivergenceError(SciMLError, FloatingPointError):
 
 class NotImplementedForError(SciMLError, NotImplementedError):
     """A solver or generator does not support the requested PDE / option (yet)."""
+
+
+class ConvergenceError(SciMLError, ArithmeticError):
+    """An iterative solve (linear, least-squares, fixed point) did not reach its tolerance."""

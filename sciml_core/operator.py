@@ -96,6 +96,22 @@ def step_generator(seed: int, index: int, stream: int = STEP) -> torch.Generator
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+def to_device_dtype(model: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
+    """``model.to(device, dtype)`` that keeps complex parameters complex (of ``dtype``'s
+    precision): ``Module.to(dtype=float32)`` casts a complex tensor to its real part, which
+    silently breaks the spectral weights of Fourier neural operators."""
+    complex_dtype = {torch.float32: torch.complex64, torch.float64: torch.complex128}.get(dtype)
+
+    def cast(t: torch.Tensor) -> torch.Tensor:
+        if t.is_floating_point():
+            return t.to(device=device, dtype=dtype)
+        if t.is_complex() and complex_dtype is not None:
+            return t.to(device=device, dtype=complex_dtype)
+        return t.to(device=device)
+
+    return model._apply(cast)
+
+
 class OperatorObjective:
     """What the Trainer minimises for an operator: :meth:`OperatorSolver.batch_loss` on the
     training trajectories, the batch drawn from a per-epoch permutation seeded by (seed, epoch)."""
@@ -236,7 +252,7 @@ class OperatorSolver(Solver):
                               "(make one with 'sciml data generate NAME', see 'sciml list')")
         data = load_trajectories(ctx.data, cfg.data, ctx.device, ctx.dtype, pde=self.pde.name)
         torch.manual_seed(ctx.seed)
-        model = self.build_model(data).to(device=ctx.device, dtype=ctx.dtype)
+        model = to_device_dtype(self.build_model(data), ctx.device, ctx.dtype)
         threads = torch.get_num_threads()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)

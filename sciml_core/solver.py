@@ -94,6 +94,8 @@ class Solver(abc.ABC):
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {}, "default": {}}
     pde_presets: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    #: presets that only exercise the pipeline (few steps): metrics and the run summary say so
+    smoke_presets: ClassVar[tuple[str, ...]] = ("quick",)
 
     @classmethod
     def preset_config(cls, preset: str, pde_name: str) -> dict[str, Any]:
@@ -111,6 +113,12 @@ class Solver(abc.ABC):
     def supports(cls, pde: "PDE") -> bool:
         return not cls.pdes or pde.name in cls.pdes
 
+    def resolved_config(self) -> Any:
+        """The config with every automatic choice made (a None default replaced by the value this
+        run uses, e.g. the grid size or step), as ``config.toml`` records it; may refuse a
+        config that cannot run here (a grid too large for memory).  Default: the config as is."""
+        return self.config
+
     @abc.abstractmethod
     def run(self) -> SolverOutput:
         """Solve the problem; see the module docstring."""
@@ -127,9 +135,14 @@ class ReferenceSolver(Solver):
     * :meth:`integrate` -- advance a batch of initial states, ``initial[field]`` of shape
       ``(batch, *space)``, and return ``out[field]`` of shape ``(batch, len(t_out), *space)``
       at the requested output times (``t_out[0]`` may equal the start time ``t0``).
+
+    A reference with ``batched_params = True`` also takes ``integrate(..., params=...)``:
+    ``{name: (batch,) array}`` of per-sample PDE parameters and initial-condition draws, so
+    that samples with different parameters (or a per-sample forcing) form one batch.
     """
 
     kind: ClassVar[SolverKind] = "reference"
+    batched_params: ClassVar[bool] = False
 
     @abc.abstractmethod
     def grid(self) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The distributed tests' cases: every trained solver, tiny and in float64, and a rank's main.
 
 ``CASES[solver]`` gives the keyword arguments of :func:`sciml_core.solve` (``data=True``: the
-operator dataset made by :func:`make_heat_file`).  Every trained solver (kind ``pinn`` or
+operator dataset made by :func:`make_heat_file`; ``dtype`` default float64; ``rtol``: how
+closely two ranks must reproduce one, default 1e-8).  Every trained solver (kind ``pinn`` or
 ``operator``) must have a case here: ``tests/test_distributed.py`` checks that each trains
 the same under two ranks as under one (README, developers' notes).  Jets run on their tensor
 path (:func:`tensor_jets`) in both.
@@ -28,6 +29,9 @@ sys.path.insert(0, str(TESTS))
 
 _PINN = ["model.width=8", "model.depth=2", "sampling.n_initial=16", "sampling.n_boundary=16",
          "train.log_every=1", "train.checkpoint_every=10"]
+_OPERATOR = ["window=2", "batch_size=5", "max_unroll=2", "eval_every=5", "data.n_test=2", "train.adam_steps=20",
+             "train.log_every=1", "train.checkpoint_every=10"]
+_FNO = ["model.width=4", "model.n_modes=4", "model.n_layers=1", "long.steps=0"]
 CASES: dict[str, dict[str, Any]] = {
     # jets with the soft points in the residual pass, an odd point count (63 + 64 on two ranks),
     # R3 resampling and gradient-norm balancing (both read the gathered residuals), then L-BFGS
@@ -39,10 +43,19 @@ CASES: dict[str, dict[str, Any]] = {
                                                   "causal.n_chunks=8", "causal.check_every=5",
                                                   "causal.eps_schedule=[0.1, 1.0]", "train.adam_steps=15",
                                                   "train.lbfgs_steps=3"]),
+    # characteristics and state branches, soft initial conditions (penalised norms), then L-BFGS
+    "lagrangian-pinn": dict(pde="advection", preset="quick", overrides=[
+        *_PINN, "sampling.n_residual=63", "initial=soft", "train.adam_steps=10", "train.lbfgs_steps=3"]),
+    # stream function with exact walls, outflow points in the same pass as the interior ones
+    "hard-bc-pinn": dict(pde="poiseuille", preset="quick", overrides=[
+        *_PINN, "sampling.n_residual=63", "sampling.n_boundary=8", "train.adam_steps=10", "train.lbfgs_steps=3"]),
     # bundling, the pushforward curriculum, input noise, held-out loss: batch 5 = 2 + 3 rows
-    "test-toy-operator": dict(pde="test-heat", data=True, overrides=[
-        "window=2", "horizon=2", "batch_size=5", "max_unroll=2", "noise_std=0.01", "eval_every=5",
-        "train.adam_steps=20", "train.log_every=1", "train.checkpoint_every=10"]),
+    "test-toy-operator": dict(pde="test-heat", data=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
+    # neuraloperator's FNO and the stabilised FNO (float32 only: complex64 spectra)
+    "fno": dict(pde="test-heat", data=True, preset="quick", dtype="float32", rtol=1e-4, overrides=[
+        *_OPERATOR, *_FNO]),
+    "stable-fno": dict(pde="test-heat", data=True, preset="quick", dtype="float32", rtol=1e-4, overrides=[
+        *_OPERATOR, *_FNO]),
 }
 
 
@@ -82,8 +95,9 @@ def run_case(solver: str, out: Path | None, heat: Path, **extra: Any) -> Any:
 
     case = dict(CASES[solver])
     data = heat if case.pop("data", False) else None
-    return solve(case.pop("pde"), solver, data=data, out=out, device="cpu", dtype="float64", progress=False,
-                 **case, **extra)
+    case.pop("rtol", None)
+    return solve(case.pop("pde"), solver, data=data, out=out, device="cpu", dtype=case.pop("dtype", "float64"),
+                 progress=False, **case, **extra)
 
 
 WRITES = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.truncate", "tempfile.mkstemp"}

@@ -37,7 +37,8 @@ def assert_same_history(one: list[dict], two: list[dict], rtol: float = 1e-8) ->
     for a, b in zip(one, two):
         assert set(a) == set(b), a["step"]
         for key, value in a.items():
-            if key == "wall_s" or isinstance(value, str):
+            if key == "wall_s" or isinstance(value, str) or value is None:
+                assert key == "wall_s" or b[key] == value, f"step {a['step']}: {key}"
                 continue
             np.testing.assert_allclose(b[key], value, rtol=rtol, atol=1e-12, err_msg=f"step {a['step']}: {key}")
 
@@ -98,18 +99,21 @@ def one_rank(heat: Path, tmp_path_factory) -> Path:
 @pytest.mark.parametrize("solver", list(cases.CASES))
 def test_two_ranks_train_like_one(solver: str, one_rank: Path, two_ranks: Path) -> None:
     one, two = history(one_rank / solver), history(two_ranks / "runs" / solver)
-    assert_same_history(one, two)
+    rtol = cases.CASES[solver].get("rtol", 1e-8)
+    assert_same_history(one, two, rtol)
     report = json.loads((two_ranks / "rank0.json").read_text())
     assert report["metrics"][solver]["ranks"] == 2
     m1 = json.loads((one_rank / solver / "metrics.json").read_text())
     m2 = json.loads((two_ranks / "runs" / solver / "metrics.json").read_text())
     assert m1["ranks"] == 1 and m2["ranks"] == 2
-    np.testing.assert_allclose(m2["rel_l2"], m1["rel_l2"], rtol=1e-8)
+    assert (m1["rel_l2"] is None) == (m2["rel_l2"] is None)
+    if m1["rel_l2"] is not None:
+        np.testing.assert_allclose(m2["rel_l2"], m1["rel_l2"], rtol=rtol)
     a = torch.load(one_rank / solver / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(two_ranks / "runs" / solver / "checkpoint.pt", weights_only=True)["model"]
     assert a.keys() == b.keys()  # no DDP "module." prefix: checkpoints are interchangeable
     for key in a:
-        torch.testing.assert_close(b[key], a[key], rtol=1e-8, atol=1e-12)
+        torch.testing.assert_close(b[key], a[key], rtol=rtol, atol=1e-6 if rtol > 1e-8 else 1e-12)
 
 
 def test_only_rank_zero_writes(two_ranks: Path) -> None:
@@ -214,7 +218,6 @@ def test_bad_nproc_and_reference_solvers_are_refused(capsys) -> None:
 
 
 def test_a_reference_solver_refuses_several_ranks(monkeypatch) -> None:
-    monkeypatch.setattr(distributed, "init", lambda device: device)
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     with pytest.raises(ConfigError, match="is a numerical reference: it runs in one process"):
         solve("burgers-periodic", "spectral-etdrk4", device="cpu", progress=False)

@@ -119,11 +119,13 @@ def test_eval_recomputes_metrics_against_a_reference_file(run_dir, tmp_path, cap
         shifted = (ds[["u_ref"]].rename({"u_ref": "u"}) + 1.0).load()
     reference.to_netcdf(tmp_path / "ref.nc", engine="h5netcdf")
     shifted.to_netcdf(tmp_path / "shifted.nc", engine="h5netcdf")
-    stored = json.loads((run_dir / "metrics.json").read_text())["rel_l2"]
+    metrics_text = (run_dir / "metrics.json").read_text()
+    stored = json.loads(metrics_text)["rel_l2"]
     assert main(["eval", str(run_dir), "--reference", str(tmp_path / "ref.nc")]) == 0
-    assert json.loads((run_dir / "metrics.json").read_text())["rel_l2"] == pytest.approx(stored, rel=1e-12)
+    assert json.loads((run_dir / "metrics.eval.json").read_text())["rel_l2"] == pytest.approx(stored, rel=1e-12)
     assert main(["eval", str(run_dir), "--reference", str(tmp_path / "shifted.nc")]) == 0
-    assert json.loads((run_dir / "metrics.json").read_text())["rel_l2"] != pytest.approx(stored, rel=1e-3)
+    assert json.loads((run_dir / "metrics.eval.json").read_text())["rel_l2"] != pytest.approx(stored, rel=1e-3)
+    assert (run_dir / "metrics.json").read_text() == metrics_text  # eval never rewrites the run's metrics
     code, _, err = run_cli(capsys, "eval", str(run_dir), "--reference", str(tmp_path / "missing.nc"))
     assert code == 2 and err == f"sciml: error: reference file '{tmp_path / 'missing.nc'}' does not exist\n"
 

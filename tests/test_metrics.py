@@ -5,11 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sciml_core.metrics import accumulated_error, brmse, crmse, frmse, max_error, nrmse, pdebench_metrics, rel_l2, rmse
+from sciml_core.metrics import (accumulated_error, brmse, crmse, frmse, max_abs_error, max_error, nrmse,
+                                pdebench_metrics, rel_l2, rmse)
 
 
 def test_rel_l2_unchanged() -> None:
     assert rel_l2([3.0, 4.0], [0.0, 5.0]) == pytest.approx(np.sqrt(9 + 1) / 5)
+
+
+def test_rel_l2_of_a_non_finite_reference_is_nan() -> None:
+    # it used to return ||prediction|| (a plausible wrong number) when the denominator was NaN
+    assert np.isnan(rel_l2([3.0, 4.0], [np.nan, 5.0]))
+    assert np.isnan(rel_l2([np.inf, 4.0], [1.0, 5.0]))
 
 
 def test_pointwise_metrics_by_hand() -> None:
@@ -25,7 +32,9 @@ def test_pointwise_metrics_by_hand() -> None:
     assert crmse(pred, ref) == pytest.approx((np.sqrt(10) + np.sqrt(8)) / 4 / 2)
     # ends: b0 -> sqrt((1+1)/2)=1, 0; b1 -> sqrt((4+0)/2)=sqrt2, sqrt((0+16)/2)=sqrt8
     assert brmse(pred, ref) == pytest.approx(((1 + np.sqrt(2)) / 2 + (0 + np.sqrt(8)) / 2) / 2)
-    assert max_error(pred, ref) == 4.0
+    # PDEBench's max error: worst |e| over batch and space per t -> (2, 4), then the mean over t
+    assert max_error(pred, ref) == pytest.approx(3.0)
+    assert max_abs_error(pred, ref) == 4.0
     # sum_t sum_x e^2 / nx: b0 -> 4/4 = 1; b1 -> (4 + 16)/4 = 5; mean -> 3
     assert accumulated_error(pred, ref) == pytest.approx(3.0)
 
@@ -44,7 +53,7 @@ def test_frmse_bands_by_hand() -> None:
     for k, band in ((2, "low"), (7, "mid"), (20, "high")):
         err = np.sin(2 * np.pi * k * x)[None, None]  # |rFFT| = nx / 2 at k: E(k) = (nx/2) / nx * L = 0.5
         out = frmse(err, np.zeros_like(err))
-        width = {"low": 4, "mid": 8, "high": nx // 2 - 12}[band]
+        width = {"low": 4, "mid": 8, "high": nx // 2 + 1 - 12}[band]  # 1D high band: k = 12 .. nx/2 (Nyquist)
         assert out[band] == pytest.approx(0.5 / width)
         assert all(abs(v) < 1e-14 for b, v in out.items() if b != band)
     # 2D: a mode with wavenumber vector (3, 4) lies on shell |k| = 5 (mid band); rfft2 -> |F| = n^2 / 2
@@ -62,7 +71,8 @@ def test_pdebench_metrics_multi_field_and_initial_step() -> None:
     pred["v"][:, :2] += 100.0  # only in the dropped frames
     out = pdebench_metrics(pred, ref, initial_step=2)
     assert out["nrmse"] == pytest.approx((0.1 + 0.0) / 2)
-    assert out["max_error"] == pytest.approx(np.abs(0.1 * ref["u"][:, 2:]).max())
+    # mean over fields of PDEBench's max error (v has none in the scored frames)
+    assert out["max_error"] == pytest.approx(np.abs(0.1 * ref["u"][:, 2:]).max(axis=(0, 2)).mean() / 2)
     assert set(out) == {"rmse", "nrmse", "crmse", "brmse", "frmse_low", "frmse_mid", "frmse_high", "max_error"}
     with pytest.raises(ValueError, match="shapes differ"):
         rmse(np.zeros((1, 2, 3)), np.zeros((1, 2, 4)))

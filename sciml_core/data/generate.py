@@ -5,7 +5,9 @@ condition from ``np.random.default_rng([seed, i])`` alone.  Samples are integrat
 blocks of indices ``[b * block_size, (b + 1) * block_size)`` (cut at ``n_samples``), so even a
 solver whose floating-point result depends on the batch it sees (adaptive steps shared by a
 batch, batched FFTs) produces the same bits whatever the worker count, sharding or resume
-point.  Samples with per-sample PDE parameters are integrated one at a time.
+point.  Samples with per-sample PDE parameters are integrated one at a time, unless the solver
+takes them batched (``batched_params``: the block's parameters and initial-condition draws
+go along as ``integrate(..., params=...)``).
 
 Executors: the blocks are integrated in this process, in local worker processes
 (``workers``), or as tasks on a Dask cluster (``scheduler``, :mod:`.dask_blocks`); in every
@@ -103,7 +105,13 @@ class Problem:
     def solve_block(self, indices: list[int]) -> dict[str, Any]:
         """Integrate one block; returns ``{"indices", "fields", "params", "draws"}`` arrays."""
         drawn = [self.draw(i) for i in indices]
-        if self.dists:
+        stacked = {f: np.stack([d[1][f] for d in drawn]) for f in self.fields}
+        if self.solver_cls.batched_params:  # one batch; each sample's parameters and draws go along
+            samples = {**{k: np.array([d[0][k] for d in drawn]) for k in self.dists},
+                       **{k: np.array([d[2][k] for d in drawn]) for k in self.ic_draws}}
+            solver = self.solver_cls(self.pde, self.config, self.context)
+            result = {f: np.asarray(a) for f, a in solver.integrate(stacked, self.t_out, params=samples).items()}
+        elif self.dists:
             outs = []
             for params, initial, _ in drawn:
                 pde = self.pde_cls.from_params({**self.base_params, **params}, preset=self.spec.preset)
@@ -112,7 +120,7 @@ class Problem:
             result = {f: np.concatenate([np.asarray(o[f]) for o in outs]) for f in self.fields}
         else:  # a fresh solver per block: no state can leak from one block into the next
             solver = self.solver_cls(self.pde, self.config, self.context)
-            out = solver.integrate({f: np.stack([d[1][f] for d in drawn]) for f in self.fields}, self.t_out)
+            out = solver.integrate(stacked, self.t_out)
             result = {f: np.asarray(out[f]) for f in self.fields}
         expect = (len(indices), len(self.t_out), *(len(c) for c in self.coords.values()))
         for f, arr in result.items():

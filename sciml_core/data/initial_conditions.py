@@ -181,3 +181,65 @@ def spiral(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tupl
     arg = arms * np.arctan2(yy, xx) - r + phase
     u, v = np.tanh(r) * np.cos(arg), np.tanh(r) * np.sin(arg)
     return {fields[0]: u, fields[1]: v}, {"cy": centre[0], "cx": centre[1], "arms": float(arms), "phase": phase}
+
+
+@dataclass
+class UniformConstantOptions:
+    """A spatially constant state u0 ~ U(low, high) (PDEBench's diffusion-sorption draw)."""
+
+    low: float = 0.0
+    high: float = 0.2
+
+    def validate(self) -> None:
+        if not self.low < self.high:
+            raise ConfigError(f"initial_condition: needs low < high, got low={self.low}, high={self.high}")
+
+
+@register_ic("uniform-constant", UniformConstantOptions)
+def uniform_constant(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tuple[str, ...],
+                     o: UniformConstantOptions) -> Initial:
+    """u0 = c everywhere, c ~ U(low, high) (one draw), stored as ``ic_u0``."""
+    name = _one_field(fields, "uniform-constant")
+    value = float(rng.uniform(o.low, o.high))
+    shape = tuple(len(c) for c in coords.values())
+    return {name: np.full(shape, value)}, {"u0": value}
+
+
+@dataclass
+class MPForcingOptions:
+    """The forcing of the message-passing PDE experiments (Brandstetter et al. 2022); u0 = delta(0, x).
+
+    ``n_waves`` waves with A ~ U(-amplitude, amplitude), omega ~ U(-omega, omega),
+    phi ~ U(0, 2 pi) and l ~ U{1..l_max} (the public generator's ``randint(1, 3)``: {1, 2};
+    the paper says {1, 2, 3}); ``cell_average``: u0 as cell averages (what a finite-volume
+    reference evolves) instead of point values.
+    """
+
+    n_waves: int = 5
+    amplitude: float = 0.5
+    omega: float = 0.4
+    l_max: int = 2
+    cell_average: bool = True
+
+    def validate(self) -> None:
+        if self.n_waves < 1 or self.l_max < 1:
+            raise ConfigError("initial_condition.n_waves and l_max must be >= 1")
+        if self.amplitude < 0 or self.omega < 0:
+            raise ConfigError("initial_condition.amplitude and omega must be non-negative")
+
+
+@register_ic("mp-forcing", MPForcingOptions)
+def mp_forcing(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tuple[str, ...],
+               o: MPForcingOptions) -> Initial:
+    """u0 = delta(0, x) of a random forcing; its parameters are the draws ``A<j>``, ``omega<j>``,
+    ``l<j>``, ``phi<j>`` (stored per sample, and passed to the solver, which applies the same
+    forcing for t > 0)."""
+    from ..pdes.combined_equation import draw_forcing, sine_forcing
+
+    name = _one_field(fields, "mp-forcing")
+    (dim, x), = coords.items()
+    length = _lengths(coords)[dim]
+    waves = draw_forcing(rng, o.n_waves, o.amplitude, o.omega, o.l_max)
+    cell = length / len(x) if o.cell_average else 0.0
+    u = sine_forcing(0.0, x, waves["A"], waves["omega"], waves["l"], waves["phi"], length, cell)
+    return {name: u}, {f"{key}{j}": float(v[j]) for key, v in waves.items() for j in range(o.n_waves)}

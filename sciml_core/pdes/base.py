@@ -52,6 +52,30 @@ class Domain:
         return hi - lo
 
 
+@dataclass(frozen=True)
+class FluxForm:
+    """A batch of scalar 1-D balance laws, one row per sample (the finite-volume hook's result):
+
+        u_t + (c u + alpha u^2 / 2)_x = beta u_xx - gamma u_xxx + sum_j A_j sin(omega_j t + k_j x + phi_j).
+
+    ``speed`` (c), ``alpha``, ``beta``, ``gamma``: ``(batch,)``; ``amplitude``, ``omega``,
+    ``wavenumber`` (angular, k_j), ``phase``: ``(batch, J)`` (J = 0: no source).
+    """
+
+    speed: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+    amplitude: np.ndarray
+    omega: np.ndarray
+    wavenumber: np.ndarray
+    phase: np.ndarray
+
+    @property
+    def batch(self) -> int:
+        return len(self.alpha)
+
+
 class Derivatives(Protocol):
     """What :meth:`PDE.residual` receives: fields and their derivatives by name.
 
@@ -173,3 +197,12 @@ class PDE:
         ``k``, ``ik`` and ``xp``; the solver applies dealiasing to the result.
         """
         raise NotImplementedForError(f"PDE {self.name!r} defines no pseudo-spectral form")
+
+    # ---- finite-volume hook (used by solvers/finite_volume) -------------------------------
+    def flux_form(self, samples: Mapping[str, Any] | None = None, batch: int = 1) -> "FluxForm":
+        """The PDE as a batch of balance laws (:class:`FluxForm`) for ``batch`` samples.
+
+        ``samples`` maps per-sample parameter and initial-condition draw names to ``(batch,)``
+        arrays (a dataset block); names it does not give take this instance's values.
+        """
+        raise NotImplementedForError(f"PDE {self.name!r} defines no finite-volume form")

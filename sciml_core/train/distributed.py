@@ -1,8 +1,8 @@
 """Data-parallel training over several processes (torch.distributed), for every trained solver.
 
 Launch with ``torchrun --nproc_per_node N -m sciml_core.cli solve ...`` (or ``sciml solve
---nproc N``, :mod:`.launch`).  :func:`init` joins the process group torchrun describes: NCCL
-with one GPU per rank (``cuda:LOCAL_RANK``) on CUDA, gloo on CPU.  Without torchrun every
+--nproc N``, :mod:`.launch`).  :func:`init_group` joins the process group torchrun describes: NCCL
+with one GPU per rank (``cuda:LOCAL_RANK``, :func:`rank_device`) on CUDA, gloo on CPU.  Without torchrun every
 helper here is the identity, so one code path serves one rank and many.
 
 How the work is split, so that N ranks compute the one-rank loss and gradient:
@@ -80,28 +80,28 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def init(device: torch.device) -> torch.device:
-    """Join torchrun's process group (once per process) and return this rank's device.
+def init_group() -> None:
+    """Join the process group torchrun describes, once per process (no-op outside torchrun or
+    when the caller already started one): gloo for CPU tensors and, where CUDA is available,
+    NCCL for CUDA tensors, so the device can be chosen afterwards (:func:`rank_device`)."""
+    if not launched() or (dist.is_available() and dist.is_initialized()):
+        return
+    _die_with_parent()
+    dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
+    atexit.register(_destroy)
 
-    NCCL on CUDA (rank r on ``cuda:LOCAL_RANK``), gloo on CPU.  Outside torchrun, or when the
-    caller already initialised a group, nothing is started; a CUDA device still becomes
-    ``cuda:LOCAL_RANK`` under torchrun.
-    """
-    if not launched():
+
+def rank_device(device: torch.device) -> torch.device:
+    """This rank's device: under torchrun a CUDA device becomes ``cuda:LOCAL_RANK`` (one GPU
+    per rank); anything else is returned as it is."""
+    if not launched() or device.type != "cuda":
         return device
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
-        count = torch.cuda.device_count()
-        if local_rank >= count:
-            raise ConfigError(f"rank with LOCAL_RANK {local_rank} has no GPU of its own ({count} visible): start "
-                              f"at most {count} ranks per machine, or use --device cpu")
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    if not (dist.is_available() and dist.is_initialized()):
-        _die_with_parent()
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-        atexit.register(_destroy)
+    local_rank, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if local_rank >= count:
+        raise ConfigError(f"rank with LOCAL_RANK {local_rank} has no GPU of its own ({count} visible): start "
+                          f"at most {count} ranks per machine, or use --device cpu")
+    device = torch.device("cuda", local_rank)
+    torch.cuda.set_device(device)
     return device
 
 
@@ -111,7 +111,7 @@ def _destroy() -> None:
 
 
 def _comm_device() -> torch.device:
-    """Where collective buffers live: the current GPU for NCCL, else the CPU."""
+    """Where small collective buffers live: the CPU (gloo), unless the group is NCCL alone."""
     if dist.get_backend() == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")

@@ -1,3 +1,4 @@
-"""Physics-informed neural networks; importing this package registers them (``pinn``, ``causal-pinn``)."""
+"""Physics-informed neural networks; importing this package registers them (``pinn``, ``causal-pinn``,
+``lagrangian-pinn``, ``hard-bc-pinn``)."""
 
-from . import causal, vanilla  # noqa: F401
+from . import causal, hard_bc, lagrangian, vanilla  # noqa: F401

@@ -96,6 +96,9 @@ class PINNObjective:
         w = config.weights
         self.balancer = GradNormBalancer(config.balancing, {"residual": w.residual, "initial": w.initial,
                                                             "boundary": w.boundary})
+        shape = config.sampling.grid_shape
+        if shape and len(shape) != len(self.dims):
+            raise ConfigError(f"sampling.grid_shape {shape} needs one count per coordinate ({', '.join(self.dims)})")
         self.population = np.zeros((0, len(self.dims)))
         self.points_index = -1
         self._last_sq: np.ndarray | None = None
@@ -118,7 +121,7 @@ class PINNObjective:
     def resample(self, index: int) -> None:
         """Draw collocation set ``index`` (R3: retain the high-residual part of the last set)."""
         cfg = self.config.sampling
-        fresh = sample_unit(cfg.n_residual, len(self.dims), cfg.method, self.seed, 3 * index)
+        fresh = sample_unit(cfg.n_residual, len(self.dims), cfg.method, self.seed, 3 * index, cfg.grid_shape)
         if cfg.adaptive == "r3" and index > 0 and self._last_sq is not None:
             self.population = r3_update(self.population, self._last_sq, fresh)
         else:
@@ -185,14 +188,17 @@ class PINNObjective:
                                                     for dim in dom.periodic]
 
     # ---- loss terms -------------------------------------------------------------------------
-    def derivatives(self, coords: dict[str, torch.Tensor]) -> AutogradDerivatives:
+    def derivatives(self, coords: dict[str, torch.Tensor], orders: dict[str, int] | None = None) -> AutogradDerivatives:
+        """The fields and their derivatives at ``coords`` (jets: the pure derivatives ``orders``,
+        by default those the residual needs)."""
         if self.config.derivatives == "jet":
-            return JetDerivatives(self.network.jet, coords, self.orders)
+            return JetDerivatives(self.network.jet, coords, self.orders if orders is None else orders)
         return AutogradDerivatives(self.network, coords)
 
-    def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor],
-                      step: int) -> tuple[torch.Tensor, dict[str, Any]]:
-        """Mean squared residual (variants reweight it, e.g. causal training)."""
+    def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor], step: int,
+                      soft: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
+        """Mean squared residual (variants reweight it, e.g. causal training; ``soft``: the soft
+        terms of :meth:`soft_losses`, unweighted)."""
         return sum(r.pow(2).mean() for r in residuals.values()), {}
 
     def residuals_and_soft_predictions(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
@@ -217,8 +223,8 @@ class PINNObjective:
             squared = sum((pred[f] - self._soft_targets[f]).pow(2) for f in self.pde.fields)
             means = (self._soft_average @ squared).unbind()  # one matmul for every group's mean
             terms = {name: [mean.squeeze()] for name, mean in zip(self._soft_names, means)}
-        for dim, lo, hi in self._periodic_faces:
-            d_lo, d_hi = AutogradDerivatives(self.network, lo), AutogradDerivatives(self.network, hi)
+        for dim, lo, hi in self._periodic_faces:  # jets: they carry the slopes of a marching window's initial state
+            d_lo, d_hi = self.derivatives(lo, {dim: 1}), self.derivatives(hi, {dim: 1})
             terms.setdefault("boundary", []).extend((d_lo[name] - d_hi[name]).pow(2).mean()
                                                     for f in self.pde.fields for name in (f, f"{f}_{dim}"))
         return {name: sum(parts) for name, parts in terms.items()}
@@ -230,8 +236,9 @@ class PINNObjective:
         residuals, soft_pred = self.residuals_and_soft_predictions()
         if self.config.sampling.adaptive == "r3":
             self._last_sq = sum(r.detach().pow(2) for r in residuals.values()).reshape(-1).cpu().numpy()
-        loss_r, logs = self.residual_loss(residuals, self.residual_points, step)
-        terms = {"residual": loss_r, **self.soft_losses(soft_pred)}
+        soft = self.soft_losses(soft_pred)
+        loss_r, logs = self.residual_loss(residuals, self.residual_points, step, soft)
+        terms = {"residual": loss_r, **soft}
         if torch.is_grad_enabled():
             self.balancer.update(terms, [p for p in self.network.parameters() if p.requires_grad], step)
         total = sum(self.balancer.weights[k] * v for k, v in terms.items())

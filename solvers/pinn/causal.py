@@ -4,13 +4,18 @@ you need for training physics-informed neural networks", 2022).
 The window's collocation points are ordered in time and split into ``n_chunks`` chunks with
 mean squared residuals L_1..L_N.  The loss is
 
-    L = (1/N) sum_i w_i L_i,    w_i = exp(-eps * sum_{k<i} L_k)    (w held out of the gradient),
+    L = (1/N) sum_i w_i L_i,    w_i = exp(-eps * (sum_{k<i} L_k [+ lambda_ic L_ic]))    (w held out of the gradient),
 
-so later times are only fitted once earlier ones are.  ``eps`` climbs ``eps_schedule``: every
-``check_every`` Adam steps, if min_i w_i > ``delta`` the next eps is taken; past the last eps
-the window has converged (the paper's stopping rule), and time marching moves on to the next
-window (:mod:`.marching`), also after ``window_steps`` steps at most.  eps, min w and the
-weights go to history.jsonl and ``plots/causal_weights.png``.
+so later times are only fitted once earlier ones are (the bracket: ``initial_in_weights``, as
+the published KS and Navier-Stokes scripts do).  Training runs through the *stages*
+(window, eps) in order, window by window and, within a window, along ``eps_schedule``.  A
+stage ends when min_i w_i > ``delta`` at a check (every ``check_every`` Adam steps of the
+stage) or after ``max_steps_per_eps`` steps; a window also ends after ``window_steps`` steps;
+the next window is initialised from the previous window's end state (:mod:`.marching`).  After
+the last stage the schedule is done (with ``stop_on_convergence`` training stops, the
+published rule; else it goes on at the last eps).  L-BFGS, after Adam, keeps one set of
+weights for its whole phase, so its line search and gradient see the same objective.  eps,
+min w and the weights go to history.jsonl and ``plots/causal_weights.png``.
 """
 
 from __future__ import annotations
@@ -30,22 +35,30 @@ from .marching import MarchingNetwork
 
 @dataclass
 class CausalConfig:
-    """Causal weighting and time marching (see the module docstring); ``window_steps = 0``
-    splits ``train.adam_steps`` evenly over the windows; ``restart_schedule``: the learning-rate
-    schedule starts again in every window (else it runs on over the whole training)."""
+    """Causal weighting and time marching (see the module docstring).  ``window_steps = 0``
+    splits ``train.adam_steps`` evenly over the windows; ``max_steps_per_eps``: the step cap of
+    one (window, eps) stage (200k in the published KS scripts); ``restart_schedule``: the
+    learning-rate schedule starts again in every window (else it runs on over the whole
+    training); ``warm_start``: window k starts from window k-1's weights (else from the
+    initial weights that every window shares, as the published scripts re-initialise);
+    ``initial_in_weights``: the weighted soft IC loss enters every exponent."""
 
     n_chunks: int = 32
     eps_schedule: list[float] = field(default_factory=lambda: [1e-2, 1e-1, 1.0, 10.0, 100.0])
     delta: float = 0.99
     check_every: int = 200
+    max_steps_per_eps: int = 200_000
     windows: int = 1
     window_steps: int = 0
     stop_on_convergence: bool = False
     restart_schedule: bool = False
+    warm_start: bool = True
+    initial_in_weights: bool = False
 
     def validate(self) -> None:
-        if self.n_chunks < 1 or self.windows < 1 or self.check_every < 1:
-            raise ConfigError("causal.n_chunks, causal.windows and causal.check_every must be >= 1")
+        if min(self.n_chunks, self.windows, self.check_every, self.max_steps_per_eps) < 1:
+            raise ConfigError("causal.n_chunks, causal.windows, causal.check_every and causal.max_steps_per_eps "
+                              "must be >= 1")
         if not self.eps_schedule or any(not e > 0 for e in self.eps_schedule):
             raise ConfigError(f"causal.eps_schedule must be a non-empty list of positive values, got {self.eps_schedule}")
         if not 0 < self.delta < 1:
@@ -61,26 +74,44 @@ class CausalPINNConfig(PINNConfig):
         if self.sampling.n_residual % self.causal.n_chunks:
             raise ConfigError(f"sampling.n_residual ({self.sampling.n_residual}) must be a multiple of "
                               f"causal.n_chunks ({self.causal.n_chunks})")
-        if self.causal.windows > 1 and (self.constraints.initial != "hard" or self.derivatives != "jet"):
-            raise ConfigError("causal.windows > 1 needs constraints.initial = 'hard' and derivatives = 'jet'")
+        if self.causal.windows > 1 and self.constraints.initial == "hard" and self.derivatives != "jet":
+            raise ConfigError("causal.windows > 1 with constraints.initial = 'hard' needs derivatives = 'jet' "
+                              "(the previous window's end state enters as a jet)")
+        if self.causal.initial_in_weights and self.constraints.initial != "soft":
+            raise ConfigError("causal.initial_in_weights needs constraints.initial = 'soft' (an initial loss)")
 
 
-def causal_weights(chunk_losses: torch.Tensor, eps: float) -> torch.Tensor:
-    """w_i = exp(-eps * sum_{k<i} L_k), detached from the graph."""
+def causal_weights(chunk_losses: torch.Tensor, eps: float, offset: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """w_i = exp(-eps * (sum_{k<i} L_k + offset)), detached from the graph."""
     losses = chunk_losses.detach()
-    return torch.exp(-eps * (torch.cumsum(losses, 0) - losses))
+    return torch.exp(-eps * (torch.cumsum(losses, 0) - losses + offset))
 
 
 class CausalObjective(PINNObjective):
-    """Causally weighted residual loss with an eps schedule and time-marching windows."""
+    """Causally weighted residual loss, run through the (window, eps) stages (module docstring)."""
 
     def __init__(self, pde: Any, network: MarchingNetwork, config: CausalPINNConfig, device: torch.device,
                  dtype: torch.dtype, seed: int) -> None:
         self.marching, self.causal = network, config.causal
-        self.window, self.eps_index, self.window_start = 0, 0, 0
+        #: the stages in training order: (window, eps index)
+        self.stages = [(w, e) for w in range(self.causal.windows) for e in range(len(self.causal.eps_schedule))]
+        self.stage, self.stage_start, self.window_start = 0, 0, 0
         self.checked_at, self.min_w, self.finished = -1, 0.0, False
+        self.lbfgs_weights: torch.Tensor | None = None
         self.window_steps = self.causal.window_steps or max(1, config.train.adam_steps // self.causal.windows)
         super().__init__(pde, network.nets[0], config, device, dtype, seed)
+
+    @property
+    def window(self) -> int:
+        return self.stages[self.stage][0]
+
+    @property
+    def eps_index(self) -> int:
+        return self.stages[self.stage][1]
+
+    @property
+    def eps(self) -> float:
+        return self.causal.eps_schedule[self.eps_index]
 
     @property
     def schedule_start(self) -> int:
@@ -88,59 +119,73 @@ class CausalObjective(PINNObjective):
         ``causal.restart_schedule``, else 0."""
         return self.window_start if self.causal.restart_schedule else 0
 
-    @property
-    def eps(self) -> float:
-        return self.causal.eps_schedule[min(self.eps_index, len(self.causal.eps_schedule) - 1)]
-
     def time_range(self) -> tuple[float, float]:
         return self.marching.nets[self.window].t_range
 
     def build_points(self) -> None:
         self.network = self.marching.nets[self.window]
         super().build_points()
+        n, chunks = len(self.residual_points["t"]), self.causal.n_chunks
+        if n % chunks:
+            raise ConfigError(f"sampling.method = {self.config.sampling.method!r} placed {n} collocation points, not a "
+                              f"multiple of causal.n_chunks ({chunks}); set sampling.grid_shape (t first) so that its "
+                              "product is a multiple")
         self._order = torch.argsort(self.residual_points["t"].reshape(-1))
 
     def _advance(self, step: int) -> None:
-        """Apply the schedule at step boundaries of the Adam phase (idempotent within a step)."""
+        """Move through the stages at Adam step boundaries (idempotent within a step)."""
         if step == self.checked_at or step >= self.config.train.adam_steps or self.finished:
             return
         self.checked_at = step
-        last_window = self.window == self.causal.windows - 1
-        converged = False
-        if step > self.window_start and (step - self.window_start) % self.causal.check_every == 0 \
-                and self.min_w > self.causal.delta:
-            self.eps_index += 1
-            converged = self.eps_index >= len(self.causal.eps_schedule)
-        if converged and last_window:
-            self.eps_index = len(self.causal.eps_schedule) - 1
-            self.finished = self.causal.stop_on_convergence
-        elif (converged or step - self.window_start >= self.window_steps) and not last_window:
-            self.window, self.eps_index, self.window_start = self.window + 1, 0, step
-            self.marching.warm_start(self.window)
+        in_stage = step - self.stage_start
+        converged = in_stage > 0 and in_stage % self.causal.check_every == 0 and self.min_w > self.causal.delta
+        if converged or in_stage >= self.causal.max_steps_per_eps:
+            self._enter(self.stage + 1, step)
+        elif step - self.window_start >= self.window_steps and self.window < self.causal.windows - 1:
+            self._enter((self.window + 1) * len(self.causal.eps_schedule), step)
+
+    def _enter(self, stage: int, step: int) -> None:
+        """Start ``stage`` at ``step``; past the last one the schedule is done (it stays there)."""
+        if stage == len(self.stages):
+            self.finished = True
+            return
+        window = self.window
+        self.stage, self.stage_start = stage, step
+        if self.window != window:
+            self.window_start = step
+            if self.causal.warm_start:
+                self.marching.warm_start(self.window)
             self.build_points()
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         self._advance(step)
         return super().loss(step)
 
-    def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor],
-                      step: int) -> tuple[torch.Tensor, dict[str, Any]]:
+    def residual_loss(self, residuals: dict[str, torch.Tensor], coords: dict[str, torch.Tensor], step: int,
+                      soft: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         sq = sum(r.reshape(-1).pow(2) for r in residuals.values())
         chunks = sq[self._order].reshape(self.causal.n_chunks, -1).mean(dim=1)
-        w = causal_weights(chunks, self.eps)
+        offset = self.balancer.weights["initial"] * soft["initial"].detach() \
+            if self.causal.initial_in_weights and soft and "initial" in soft else 0.0
+        w = causal_weights(chunks, self.eps, offset)
         self.min_w = float(w.min())
         logs = {"eps": self.eps, "min_w": self.min_w, "window": self.window,
                 "causal_w": [round(v, 5) for v in w.tolist()]}
+        if step >= self.config.train.adam_steps:  # L-BFGS: the weights of its first evaluation, for the whole phase
+            if self.lbfgs_weights is None:
+                self.lbfgs_weights = w
+            w = self.lbfgs_weights
         return (w * chunks).mean(), logs
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "window": self.window, "eps_index": self.eps_index,
+        return {**super().state_dict(), "stage": self.stage, "stage_start": self.stage_start,
                 "window_start": self.window_start, "checked_at": self.checked_at, "min_w": self.min_w,
-                "finished": self.finished}
+                "finished": self.finished, "lbfgs_weights": self.lbfgs_weights}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.window, self.eps_index, self.window_start = state["window"], state["eps_index"], state["window_start"]
+        self.stage, self.stage_start, self.window_start = state["stage"], state["stage_start"], state["window_start"]
         self.checked_at, self.min_w, self.finished = state["checked_at"], state["min_w"], state["finished"]
+        self.lbfgs_weights = state["lbfgs_weights"]
         super().load_state_dict(state)
 
 
@@ -160,7 +205,8 @@ class CausalPINN(PINNSolver):
         return MarchingNetwork(self.pde, cfg.model, cfg.constraints, cfg.causal.windows)
 
     def callbacks(self, objective: CausalObjective) -> list[Callback]:  # type: ignore[override]
-        return [*super().callbacks(objective), lambda trainer, step, logs: objective.finished]
+        stop = self.config.causal.stop_on_convergence
+        return [*super().callbacks(objective), lambda trainer, step, logs: stop and objective.finished]
 
     def after_training(self, objective: CausalObjective, result: TrainResult) -> dict[str, Any]:  # type: ignore[override]
         if self.context.run is not None:

@@ -8,7 +8,9 @@ the others with fresh draws, so the population accumulates where the PDE is viol
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -23,7 +25,9 @@ Method = Literal["grid", "random", "sobol", "lhs"]
 class SamplingConfig:
     """``n_residual`` collocation points by ``method``; new points every ``resample_every``
     Adam steps (0: fixed; L-BFGS keeps the last set); ``adaptive = "r3"`` retains the
-    high-residual points at each resampling."""
+    high-residual points at each resampling; ``grid_shape``: points per dim (t first) of the
+    residual grid (``method = "grid"``; its product is ``n_residual``; empty: round(n^(1/d))
+    per dim)."""
 
     n_residual: int = 4096
     n_initial: int = 256
@@ -31,29 +35,36 @@ class SamplingConfig:
     method: Method = "sobol"
     resample_every: int = 0
     adaptive: Literal["none", "r3"] = "none"
+    grid_shape: list[int] = field(default_factory=list)
 
     def validate(self) -> None:
         for key in ("n_residual", "n_initial", "n_boundary"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"sampling.{key} must be >= 1, got {getattr(self, key)}")
+        if self.grid_shape and (self.method != "grid" or min(self.grid_shape) < 1
+                                or math.prod(self.grid_shape) != self.n_residual):
+            raise ConfigError(f"sampling.grid_shape {self.grid_shape} needs sampling.method = 'grid' and positive "
+                              f"counts whose product is sampling.n_residual ({self.n_residual})")
         if self.resample_every < 0:
             raise ConfigError(f"sampling.resample_every must be >= 0, got {self.resample_every}")
         if self.adaptive == "r3" and not self.resample_every:
             raise ConfigError("sampling.adaptive = 'r3' needs sampling.resample_every > 0")
 
 
-def sample_unit(n: int, dim: int, method: Method, seed: int, index: int) -> np.ndarray:
-    """``n`` points in [0, 1)^dim (grid: the midpoints of ``round(n^(1/dim))`` cells per dim,
-    shifted randomly by less than a cell for index > 0, so resampled grids still cover)."""
+def sample_unit(n: int, dim: int, method: Method, seed: int, index: int,
+                shape: Sequence[int] = ()) -> np.ndarray:
+    """``n`` points in [0, 1)^dim (grid: the midpoints of ``shape[i]`` cells in dim i, by default
+    ``round(n^(1/dim))`` in every dim (so not always n points), shifted randomly by less than a
+    cell for index > 0, so resampled grids still cover)."""
     rng = np.random.default_rng([seed, index])
     if method == "sobol":
         return qmc.Sobol(dim, scramble=True, seed=rng).random(n)
     if method == "lhs":
         return qmc.LatinHypercube(dim, seed=rng).random(n)
     if method == "grid":
-        m = max(1, int(round(n ** (1.0 / dim))))
+        counts = list(shape) or [max(1, int(round(n ** (1.0 / dim))))] * dim
         shift = rng.random(dim) - 0.5 if index > 0 else np.zeros(dim)
-        axes = [(np.arange(m) + 0.5 + shift[i]) / m for i in range(dim)]
+        axes = [(np.arange(m) + 0.5 + shift[i]) / m for i, m in enumerate(counts)]
         return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=-1) % 1.0
     return rng.random((n, dim))
 

@@ -2,7 +2,7 @@
 
 Shared pieces: :mod:`.fourier` (grids, transforms, dealiasing), :mod:`.integrators`
 (ETDRK4, integrating-factor Runge-Kutta), :mod:`.engine` (the ReferenceSolver) and
-:mod:`.spirals` (statistics, regime classification, plots).
+:mod:`.spirals` (statistics, regime classification).
 """
 
 from __future__ import annotations

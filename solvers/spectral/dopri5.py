@@ -50,7 +50,15 @@ class SpectralDopri(SpectralSolver):
     description: ClassVar[str] = "Fourier pseudo-spectral, integrating-factor Dormand-Prince 5(4), adaptive"
     Config: ClassVar[type] = DopriConfig
     presets: ClassVar[dict[str, dict[str, Any]]] = {
-        "quick": {"frames": 11, "plots": False, "rtol": 1e-5, "atol": 1e-8}, "default": {}}
+        "quick": {"frames": 11, "rtol": 1e-5, "atol": 1e-8}, "default": {}}
+
+    def coarse_config(self) -> dict[str, Any]:
+        """32x looser tolerances: about twice the step of this order-5 method (see error_estimate)."""
+        return {"rtol": 32 * self.config.rtol, "atol": 32 * self.config.atol}
+
+    def step_ratio(self, fine_steps: int, coarse_steps: int) -> float:
+        """2: the step that 32x looser tolerances give an order-5 method (32^(1/5))."""
+        return 2.0
 
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> AdaptiveIFRungeKutta:
         c = self.config

@@ -25,11 +25,14 @@ term and the integrator, and offers both faces of :class:`~sciml_core.solver.Ref
   reference times, an ``xarray.Dataset`` with dims ``(t, [y,] x)`` (plus ``<field>_ref``
   when the PDE has an exact solution), per-frame statistics and, for spiral waves, the
   regime; with a run directory: checkpoints every ``checkpoint_every`` frames (``--resume``
-  continues bit-for-bit), ``plots/<field>_snapshots.png`` and ``plots/<field>.gif``.
+  continues bit-for-bit); a solution that turns non-finite stops the run with a
+  :class:`~sciml_core.errors.DivergenceError` (exit 3); with ``error_estimate`` the metrics
+  carry the run's own accuracy (see :meth:`SpectralSolver.error_estimate`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -40,9 +43,11 @@ import xarray as xr
 from tqdm.auto import tqdm
 
 from sciml_core.config import to_dict
-from sciml_core.errors import CheckpointError, ConfigError, NotImplementedForError
+from sciml_core.device import require_memory
+from sciml_core.errors import CheckpointError, ConfigError, DivergenceError, NotImplementedForError
+from sciml_core.metrics import rel_l2
 from sciml_core.pdes.base import PDE
-from sciml_core.solver import ReferenceSolver, SolverOutput
+from sciml_core.solver import ReferenceSolver, RunContext, SolverOutput
 
 from . import spirals
 from .fourier import SpectralOps, field_stack, linear_symbol, split_fields
@@ -62,8 +67,10 @@ class SpectralConfig:
     numpy; precision: float64 or
     float32; workers: scipy.fft threads (-1: all cores); complex_form: evolve a PDE's complex
     pair of fields as one complex field when it offers one (see ``spectral_complex_pair``);
-    checkpoint_every: frames between checkpoints in a run directory; plots: write the PNG
-    grid and GIF.
+    checkpoint_every: frames between checkpoints in a run directory; error_estimate: after
+    ``run()``, estimate the run's own time and space error from two reruns (at twice the
+    step, and on 2n points in 1D / n/2 in 2D: about +2.5x of the run's cost in 1D, +0.75x in
+    2D; see :meth:`SpectralSolver.error_estimate`).
     """
 
     n: int | None = None
@@ -74,7 +81,7 @@ class SpectralConfig:
     workers: int = -1
     complex_form: bool = True
     checkpoint_every: int = 10
-    plots: bool = True
+    error_estimate: bool = True
 
     def validate(self) -> None:
         if self.n is not None and self.n < 4:
@@ -104,6 +111,7 @@ class SpectralSolver(ReferenceSolver):
 
     Config: ClassVar[type] = SpectralConfig
     pdes: ClassVar[tuple[str, ...]] = ()
+    smoke_presets: ClassVar[tuple[str, ...]] = ()  # "quick" saves fewer frames, at the same accuracy
 
     @classmethod
     def supports(cls, pde: PDE) -> bool:
@@ -117,8 +125,44 @@ class SpectralSolver(ReferenceSolver):
                 f"{self.name} needs a PDE periodic in every dim with a pseudo-spectral form; "
                 f"{pde.name!r} has none (try a finite-volume or PINN solver)"
             )
+        self.config = self._resolve(config)
         self._ops: SpectralOps | None = None
         self.last_stats: dict[str, Any] = {}  # integrator counters of the last integrate()
+
+    def _resolve(self, config: Any) -> Any:
+        """Fill the automatic choices: ``n`` (the PDE's grid, when one size fits every dim),
+        ``dealias`` (the PDE's choice), ``frames`` (when the reference times are evenly
+        spaced) and, for fixed-step integrators, ``dt`` (the PDE's ``spectral_dt``)."""
+        ref, changes = self.pde.reference_grid(), {}
+        sizes = {len(ref[d]) for d in self.pde.domain().dims}
+        if config.n is None and len(sizes) == 1:
+            changes["n"] = sizes.pop()
+        if config.dealias is None:
+            changes["dealias"] = bool(self.pde.spectral_dealias)
+        t = np.asarray(ref["t"], dtype=np.float64)
+        if config.frames is None and t.size >= 2 and np.array_equal(np.linspace(t[0], t[-1], t.size), t):
+            changes["frames"] = int(t.size)
+        if getattr(config, "dt", 0.0) is None:
+            changes["dt"] = float(self.pde.spectral_dt)
+        return dataclasses.replace(config, **changes) if changes else config
+
+    def resolved_config(self) -> Any:
+        """The resolved config (see :meth:`_resolve`); refuses a run that cannot fit in memory."""
+        self.check_memory()
+        return self.config
+
+    def check_memory(self, batch: int = 1, frames: int | None = None) -> None:
+        """Refuse (ConfigError naming the size) a run whose arrays cannot fit in memory: the
+        saved frames and about 40 state-sized work arrays of the integrator."""
+        dom, ref = self.pde.domain(), self.pde.reference_grid()
+        points = 1
+        for d in dom.dims:
+            points *= int(self.config.n or len(ref[d]))
+        n_frames = frames if frames is not None else (self.config.frames or len(ref["t"]))
+        fields = len(self.pde.fields)
+        need = 8 * points * fields * batch * (2 * n_frames + 40)
+        require_memory(need, f"{self.name} on {points} grid points ({' x '.join([str(self.config.n or '?')] * len(dom.dims))})"
+                       f" x {n_frames} frames")
 
     # ---- building blocks -----------------------------------------------------------------
     def fixed_dt(self) -> float:
@@ -188,7 +232,7 @@ class SpectralSolver(ReferenceSolver):
         self.last_stats = integ.state_dict()
         return {f: out[:, :, j] for j, f in enumerate(fields)}
 
-    # ---- run(): the PDE's own problem, with checkpoints and plots -------------------------
+    # ---- run(): the PDE's own problem, with checkpoints -----------------------------------
     def times(self) -> np.ndarray:
         ref = self.pde.reference_grid()["t"]
         if self.config.frames is None:
@@ -210,6 +254,11 @@ class SpectralSolver(ReferenceSolver):
         return state
 
     def run(self) -> SolverOutput:
+        self.check_memory()
+        with np.errstate(all="ignore"):  # a blow-up is caught below, as a DivergenceError
+            return self._run()
+
+    def _run(self) -> SolverOutput:
         ops, fields, run_dir = self.ops, self.pde.fields, self.context.run
         t_out = self.times()
         integ = self.build_integrator()
@@ -226,22 +275,89 @@ class SpectralSolver(ReferenceSolver):
         t_start, status, message = time.perf_counter(), "success", ""
         bar = tqdm(total=t_out.size, initial=start, desc=f"{self.name} {self.pde.name}", unit="frame",
                    disable=None if self.context.progress else True)
-        done = start
+        done, saved = start, (start if start > 0 else None)
         for i in range(start, t_out.size):
             U = integ.advance(U, t, float(t_out[i]))
             t = float(t_out[i])
             frames[i] = self.physical(U)[0]
+            if not np.isfinite(frames[i]).all():
+                bar.close()
+                where = (f"the last good checkpoint is {str(ckpt)!r} (frame {saved})" if saved is not None
+                         else "no checkpoint had been written yet")
+                raise DivergenceError(f"{self.name}: the solution became non-finite at t = {t:.6g} (frame {i + 1} "
+                                      f"of {t_out.size}; unstable step or parameters?); {where}")
             done = i + 1
             bar.update(1)
             over_budget = self.context.budget_s is not None and time.perf_counter() - t_start > self.context.budget_s
             if ckpt is not None and (done % self.config.checkpoint_every == 0 or over_budget) and done < t_out.size:
                 self._save_checkpoint(ckpt, done, frames, U, integ)
+                saved = done
             if over_budget and done < t_out.size:
                 status = "budget_exhausted"
                 message = f"stopped at t = {t:.6g} after {done} of {t_out.size} frames; rerun with --resume"
                 break
         bar.close()
-        return self._output(t_out[:done], frames[:done], integ, status, message)
+        output = self._output(t_out[:done], frames[:done], integ, status, message)
+        if self.config.error_estimate and status == "success":
+            output.metrics.update(self.error_estimate(t_out, frames, integ.order, integ.steps))
+        return output
+
+    # ---- the run's own accuracy -----------------------------------------------------------
+    def coarse_config(self) -> dict[str, Any]:
+        """Config changes of the rerun that estimates the time error: twice the step (fixed-step
+        integrators; Dormand-Prince overrides this with 32x looser tolerances)."""
+        return {"dt": 2 * self.fixed_dt()}
+
+    def step_ratio(self, fine_steps: int, coarse_steps: int) -> float:
+        """How much longer the coarse rerun's steps were: fixed-step integrators split every
+        output interval into equal steps, so the ratio of the step counts (2 unless rounding)."""
+        return fine_steps / max(coarse_steps, 1)
+
+    def error_estimate(self, t_out: np.ndarray, frames: np.ndarray, order: int, fine_steps: int) -> dict[str, Any]:
+        """The run's own accuracy, as relative L2 errors over every saved frame:
+
+        * ``time_error_estimate`` -- Richardson: ``||u - u_c|| / ||u|| / (r^p - 1)`` with
+          ``u_c`` the rerun of :meth:`coarse_config` (steps r = 2 times longer, so the error of
+          an order-p method grows r^p-fold; for the adaptive solver 32x looser tolerances, whose
+          error grows about 32-fold = 2^5 under tolerance proportionality);
+        * 1D: ``space_error_estimate`` -- ``||u - u_2n|| / ||u||`` on the common points, with
+          ``u_2n`` the same run on twice the points (about twice the cost of the run): the
+          error of ``u`` itself, to within the (much smaller) error of ``u_2n``;
+        * 2D/3D: ``space_error_bound`` -- the same against the grid of n/2 points per dim (a
+          quarter of the cost in 2D): an upper bound of the spatial error whenever halving n at
+          least doubles it, pessimistic for smooth solutions, whose error falls much faster.
+        """
+        start = time.perf_counter()
+        out: dict[str, Any] = {}
+        fine = frames.transpose(1, 0, *range(2, frames.ndim))  # (fields, t, *space)
+        context = RunContext(device=self.context.device, dtype=self.context.dtype, progress=False)
+
+        def rerun(**changes: Any) -> tuple[np.ndarray | None, int]:
+            config = dataclasses.replace(self.config, error_estimate=False, **changes)
+            solver = type(self)(self.pde, config, context)
+            try:
+                result = solver.integrate(solver._initial_state(), t_out)
+            except (FloatingPointError, RuntimeError):  # the rerun failed: no estimate
+                return None, 0
+            values = np.stack([result[f][0] for f in self.pde.fields])
+            return (values if np.isfinite(values).all() else None), int(solver.last_stats.get("steps", 0))
+
+        coarse, coarse_steps = rerun(**self.coarse_config())
+        if coarse is not None:
+            ratio = self.step_ratio(fine_steps, coarse_steps)
+            out["time_error_estimate"] = rel_l2(fine, coarse) / (ratio**order - 1) if ratio > 1 else None
+        else:
+            out["time_error_estimate"] = None
+        n, every_other = self.ops.shape, (slice(None), slice(None), *[slice(None, None, 2)] * len(self.ops.shape))
+        if len(n) == 1:
+            double = rerun(n=2 * n[0])[0]
+            out["space_error_estimate"] = rel_l2(fine, double[every_other]) if double is not None else None
+        else:
+            ok = len(set(n)) == 1 and n[0] % 2 == 0 and n[0] >= 8
+            half = rerun(n=n[0] // 2)[0] if ok else None
+            out["space_error_bound"] = rel_l2(fine[every_other], half) if half is not None else None
+        out["error_estimate_s"] = round(time.perf_counter() - start, 3)
+        return out
 
     def _save_checkpoint(self, path: Any, done: int, frames: np.ndarray, U: Any, integ: Integrator) -> None:
         from sciml_core.train.checkpoint import save_checkpoint
@@ -268,9 +384,4 @@ class SpectralSolver(ReferenceSolver):
         if self.pde.name == "reaction-diffusion" and t.size >= 4:
             metrics["regime"] = spirals.classify_regime(frames[:, 0], frames[:, 1])
             metrics["regime_features"] = spirals.regime_features(frames[:, 0], frames[:, 1])
-        if self.context.run is not None and self.config.plots and t.size:
-            for j, f in enumerate(fields):
-                spirals.save_snapshot_grid(self.context.run.plots / f"{f}_snapshots.png", t, frames[:, j], ops.coords, f)
-                if len(dims) == 2:
-                    spirals.save_gif(self.context.run.plots / f"{f}.gif", frames[:, j])
         return SolverOutput(solution=solution, steps=integ.steps, metrics=metrics, status=status, message=message)

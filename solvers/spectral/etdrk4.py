@@ -40,7 +40,7 @@ class SpectralETDRK4(SpectralSolver):
     name: ClassVar[str] = "spectral-etdrk4"
     description: ClassVar[str] = "Fourier pseudo-spectral, ETDRK4 (Kassam-Trefethen), fixed step"
     Config: ClassVar[type] = ETDRK4Config
-    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11, "plots": False}, "default": {}}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11}, "default": {}}
 
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> ETDRK4:
         return ETDRK4(L, nonlinear, ops, self.fixed_dt(), self.config.contour_points)

@@ -24,7 +24,7 @@ class SpectralRK4(SpectralSolver):
     name: ClassVar[str] = "spectral-rk4"
     description: ClassVar[str] = "Fourier pseudo-spectral, integrating-factor classical RK4, fixed step"
     Config: ClassVar[type] = FixedStepConfig
-    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11, "plots": False}, "default": {}}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {"quick": {"frames": 11}, "default": {}}
 
     def make_integrator(self, L: np.ndarray, nonlinear: Any, ops: SpectralOps) -> IFRungeKutta:
         return IFRungeKutta(L, nonlinear, ops, self.fixed_dt(), RK4_TABLEAU)

@@ -1,4 +1,4 @@
-"""Spiral-wave tooling: per-frame statistics, regime classification, snapshot grid and GIF.
+"""Spiral-wave tooling: per-frame statistics and regime classification.
 
 Statistics of a field ``u`` per frame (over space): mean, std, min, max and kurtosis
 (fourth standardised moment, 3 for a Gaussian, 1.5 for a pure sinusoid).
@@ -22,8 +22,6 @@ fluctuate by 1e-4 ... 3e-3, turbulence at t = 50 ... 500 by 0.016 ... 0.064.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
 
 import numpy as np
 
@@ -71,64 +69,3 @@ def classify_regime(u: np.ndarray, v: np.ndarray) -> str:
     if feats["amplitude_fluctuation"] > TURBULENT_FLUCTUATION:
         return "turbulent"
     return "stable-spiral"
-
-
-def _colour(frames: np.ndarray) -> np.ndarray:
-    from matplotlib import colormaps
-
-    lo, hi = float(np.nanmin(frames)), float(np.nanmax(frames))
-    scaled = (frames - lo) / (hi - lo if hi > lo else 1.0)
-    return (colormaps["RdBu_r"](scaled)[..., :3] * 255).astype(np.uint8)
-
-
-def save_snapshot_grid(path: Path, t: np.ndarray, frames: np.ndarray, coords: Mapping[str, np.ndarray],
-                       name: str, panels: int = 8) -> None:
-    """PNG: up to ``panels`` evenly spaced frames (2D) or the space-time image (1D)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sciml_core.run import atomic_path
-
-    if frames.ndim == 2:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        x = coords["x"]
-        im = ax.imshow(frames.T, origin="lower", aspect="auto", cmap="RdBu_r",
-                       extent=(t[0], t[-1], x[0], x[-1]))
-        ax.set_xlabel("t")
-        ax.set_ylabel("x")
-        fig.colorbar(im, ax=ax, label=name)
-    else:
-        idx = np.unique(np.linspace(0, len(t) - 1, min(panels, len(t))).round().astype(int))
-        cols = min(4, len(idx))
-        rows = -(-len(idx) // cols)
-        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 3 * rows), squeeze=False)
-        x, y = coords["x"], coords["y"]
-        vmax = float(np.abs(frames[idx]).max()) or 1.0
-        for ax, i in zip(axes.flat, idx):
-            ax.imshow(frames[i], origin="lower", cmap="RdBu_r", vmin=-vmax, vmax=vmax,
-                      extent=(x[0], x[-1], y[0], y[-1]))
-            ax.set_title(f"{name}, t = {t[i]:.4g}")
-            ax.set_xticks([])
-            ax.set_yticks([])
-        for ax in list(axes.flat)[len(idx):]:
-            ax.axis("off")
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-
-
-def save_gif(path: Path, frames: np.ndarray, max_frames: int = 60, duration_ms: int = 80) -> None:
-    """Animated GIF of 2D frames ``(t, y, x)`` (subsampled to ``max_frames``), y up."""
-    from PIL import Image
-
-    from sciml_core.run import atomic_path
-
-    idx = np.unique(np.linspace(0, len(frames) - 1, min(max_frames, len(frames))).round().astype(int))
-    rgb = _colour(frames[idx][:, ::-1])
-    images = [Image.fromarray(f) for f in rgb]
-    with atomic_path(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
-

@@ -1,0 +1,56 @@
+"""The model configs of ``fno`` and ``stable-fno`` (see :mod:`.models` for the designs).
+
+Kept apart from the models so that building a solver's config (``sciml list``, config
+files) does not import neuraloperator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from sciml_core.errors import ConfigError
+
+Embedding = Literal["grid", "periodic", "none"]
+
+
+@dataclass
+class FNOConfig:
+    """neuraloperator FNO: ``width`` hidden channels, ``n_layers`` blocks, ``n_modes`` modes per
+    dim (the last dim keeps ``n_modes // 2 + 1``), ``positional_embedding`` grid or none."""
+
+    width: int = 48
+    n_layers: int = 4
+    n_modes: int = 16
+    positional_embedding: Literal["grid", "none"] = "grid"
+
+    def validate(self) -> None:
+        if min(self.width, self.n_layers, self.n_modes) < 1:
+            raise ConfigError("model.width, model.n_layers and model.n_modes must be >= 1")
+
+
+@dataclass
+class StableFNOConfig:
+    """Stabilised FNO (module docstring).  ``cutoff``: radial truncation radius in integer
+    wavenumbers (None: ``n_modes // 2``, the disc inscribed in the retained block);
+    ``mlp_ratio``: hidden width of the residual channel MLPs over ``width``."""
+
+    width: int = 64
+    n_layers: int = 4
+    n_modes: int = 16
+    cutoff: float | None = None
+    mlp_ratio: float = 4.0
+    radial_truncation: bool = True
+    bounded_filter: bool = True
+    fourier_nonlinearity: bool = False
+    spectral_norm: bool = True
+    residual_mlp: bool = True
+    positional_embedding: Embedding = "periodic"
+
+    def validate(self) -> None:
+        if min(self.width, self.n_layers, self.n_modes) < 1:
+            raise ConfigError("model.width, model.n_layers and model.n_modes must be >= 1")
+        if self.cutoff is not None and not self.cutoff > 0:
+            raise ConfigError(f"model.cutoff must be positive, got {self.cutoff}")
+        if not self.mlp_ratio > 0:
+            raise ConfigError(f"model.mlp_ratio must be positive, got {self.mlp_ratio}")

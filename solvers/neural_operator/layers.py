@@ -1,0 +1,160 @@
+"""The stabilising components of McCabe, Harrington, Subramanian & Brown, "Towards stability
+of autoregressive neural operators" (TMLR 2023), each usable alone.
+
+Their diagnosis: an autoregressive FNO's error grows from high-frequency content that its
+pointwise nonlinearities create (aliasing) and that nothing damps, step after step.  The
+remedies, as layers over neuraloperator's :class:`~neuralop.layers.spectral_convolution.SpectralConv`
+(whose FFTs, mode slicing and inverse transform we reuse as they are):
+
+* :class:`SpectralFilter` -- a depthwise spectral filter ``X_{c,k} -> g_{c,k} X_{c,k}``.
+  Bounded gain: ``g = sigmoid(m) exp(i phi)`` with the learned magnitude ``m`` and phase
+  ``phi`` stored as the real and imaginary parts of SpectralConv's own complex weight, so
+  ``0 < |g| < 1`` for every channel and mode.  Isotropic (radial) truncation keeps only the
+  modes with ``|k| <= cutoff`` (integer wavenumbers), a disc instead of SpectralConv's
+  rectangle of modes.  Optionally a data-dependent :class:`FourierGate` acts on the
+  retained coefficients before the filter.
+* :class:`FourierGate` -- the nonlinearity in Fourier space: per-mode normalisation over
+  channels, ``N = X / rms_c(X)``; complex 1x1 mixing and modReLU,
+  ``Z = modReLU(W_1 N)``, ``modReLU(z) = relu(|z| + b) z / |z|``; gated output
+  ``Y = sigmoid(Re(W_2 Z) + c) X``.  Per mode it only rescales, so it creates no new
+  frequencies and never increases a coefficient's magnitude; being a function of ``N``
+  alone, the gate is invariant to the scale of the input (the block stays homogeneous).
+* :func:`spectral_normalise` -- Miyato et al.'s spectral normalisation ``W / sigma_max(W)``
+  of a 1x1 layer, with the exact largest singular value (``torch.linalg.matrix_norm``, ord 2)
+  rather than a power-iteration estimate, so the bound ``sigma_max <= 1`` holds exactly.
+* :class:`ResidualChannelMLP` -- ``h + sigmoid(a) MLP(h)``, MLP = 1x1 (width -> ratio *
+  width), SiLU, 1x1 (back); a sigmoid-gated residual.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from neuralop.layers.spectral_convolution import SpectralConv
+from torch import nn
+from torch.nn.utils import parametrize
+
+
+def kept_wavenumbers(shape: Sequence[int]) -> list[torch.Tensor]:
+    """Integer wavenumbers of SpectralConv's retained block of shape ``shape`` (channels
+    excluded): leading dims are fft-shifted, ``-(m // 2) .. m - m // 2 - 1``; the last (real
+    FFT) dim is ``0 .. m - 1``."""
+    *lead, last = shape
+    return [torch.arange(-(m // 2), m - m // 2) for m in lead] + [torch.arange(last)]
+
+
+def radial_mask(shape: Sequence[int], cutoff: float) -> torch.Tensor:
+    """Boolean mask over a retained block: True where ``|k| <= cutoff`` (k integer wavenumbers)."""
+    grids = torch.meshgrid(*kept_wavenumbers(shape), indexing="ij")
+    return sum(g.double() ** 2 for g in grids) <= cutoff**2 + 1e-9
+
+
+class FourierGate(nn.Module):
+    """Data-dependent per-mode gate in Fourier space (see the module docstring)."""
+
+    def __init__(self, channels: int, hidden: int | None = None, eps: float = 1e-6) -> None:
+        super().__init__()
+        hidden = hidden or channels
+        scale = 1.0 / math.sqrt(channels)
+        self.w1 = nn.Parameter(torch.randn(hidden, channels, dtype=torch.cfloat) * scale)
+        self.b1 = nn.Parameter(torch.zeros(hidden))
+        self.w2 = nn.Parameter(torch.randn(channels, hidden, dtype=torch.cfloat) / math.sqrt(hidden))
+        self.c = nn.Parameter(torch.full((channels,), 2.0))  # starts near the identity (gate ~0.88)
+        self.eps = eps
+
+    def gate(self, X: torch.Tensor) -> torch.Tensor:
+        """The real gate in (0, 1), shape of ``X`` (batch, channels, *modes)."""
+        rms = torch.sqrt((X.real**2 + X.imag**2).mean(1, keepdim=True) + self.eps)
+        N = X / rms
+        Z = torch.einsum("hc,bc...->bh...", self.w1.to(X.dtype), N)
+        mag = torch.abs(Z)
+        shape = (1, -1) + (1,) * (X.ndim - 2)
+        Z = torch.relu(mag + self.b1.view(shape)) * Z / (mag + self.eps)
+        logits = torch.einsum("ch,bh...->bc...", self.w2.to(X.dtype), Z).real + self.c.view(shape)
+        return torch.sigmoid(logits)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        return self.gate(X) * X
+
+
+class SpectralFilter(SpectralConv):
+    """Depthwise spectral filter on SpectralConv's transforms (see the module docstring).
+
+    ``bounded``: gain ``sigmoid(Re w) exp(i Im w)`` (else the raw complex weight ``w``);
+    ``cutoff``: radial truncation radius in integer wavenumbers (None: SpectralConv's
+    rectangular block); ``gate``: a :class:`FourierGate` applied before the filter.
+    """
+
+    def __init__(self, channels: int, n_modes: Sequence[int], *, bounded: bool = True,
+                 cutoff: float | None = None, gate: bool = False) -> None:
+        super().__init__(channels, channels, list(n_modes), separable=True, bias=False)
+        self.bounded, self.cutoff = bounded, cutoff
+        self.fourier_gate = FourierGate(channels) if gate else None
+        with torch.no_grad():  # bounded: gain sigmoid(0) = 1/2, phase 0, plus a little noise
+            w = self.weight.tensor
+            w.copy_(torch.complex(0.1 * torch.randn_like(w.real), 0.1 * torch.randn_like(w.real)) if bounded
+                    else torch.complex(0.5 + 0.1 * torch.randn_like(w.real), 0.1 * torch.randn_like(w.real)))
+        self._contract = self._filter  # SpectralConv's hook for the per-mode product
+        self._masks: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def gain(self, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Complex gain per (channel, retained mode), radial mask applied."""
+        w = self.weight.to_tensor() if weight is None else weight
+        g = torch.polar(torch.sigmoid(w.real), w.imag) if self.bounded else w
+        if self.cutoff is not None:
+            shape = tuple(g.shape[1:])
+            if shape not in self._masks:
+                self._masks[shape] = radial_mask(shape, self.cutoff)
+            g = g * self._masks[shape].to(g.device)
+        return g
+
+    def _filter(self, x: torch.Tensor, weight: torch.Tensor, separable: bool = True) -> torch.Tensor:
+        if not torch.is_tensor(weight):
+            weight = weight.to_tensor()
+        if self.fourier_gate is not None:
+            x = self.fourier_gate(x)
+        return x * self.gain(weight).to(x.dtype)
+
+
+class _SpectralNorm(nn.Module):
+    """Parametrization ``W -> W / sigma_max(W)`` over ``W`` flattened to (out, in * kernel)."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight / torch.linalg.matrix_norm(weight.flatten(1), ord=2)
+
+
+def spectral_normalise(layer: nn.Module) -> nn.Module:
+    """Register exact spectral normalisation on ``layer.weight`` (returns the layer)."""
+    parametrize.register_parametrization(layer, "weight", _SpectralNorm())
+    return layer
+
+
+class Pointwise(nn.Module):
+    """A 1x1 layer on ``(batch, channels, *space)`` of any spatial rank (a Conv1d over the
+    flattened space, as neuraloperator's ChannelMLP), optionally spectrally normalised."""
+
+    def __init__(self, c_in: int, c_out: int, normalise: bool) -> None:
+        super().__init__()
+        self.layer = nn.Conv1d(c_in, c_out, 1)
+        if normalise:
+            spectral_normalise(self.layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, *space = x.shape
+        return self.layer(x.reshape(b, x.shape[1], -1)).reshape(b, -1, *space)
+
+
+class ResidualChannelMLP(nn.Module):
+    """``h + sigmoid(a) * W_2 silu(W_1 h)``, W_1: width -> ratio * width (1x1 layers)."""
+
+    def __init__(self, width: int, ratio: float = 4.0, normalise: bool = True) -> None:
+        super().__init__()
+        hidden = max(1, round(ratio * width))
+        self.fc1 = Pointwise(width, hidden, normalise)
+        self.fc2 = Pointwise(hidden, width, normalise)
+        self.gate = nn.Parameter(torch.zeros(1))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + torch.sigmoid(self.gate) * self.fc2(nn.functional.silu(self.fc1(h)))

@@ -1,0 +1,143 @@
+"""The two models, built by name from typed configs: ``fno`` and ``stable-fno``.
+
+* ``fno`` -- neuraloperator's :class:`~neuralop.models.FNO` exactly as it ships (lifting
+  ChannelMLP, ``n_layers`` Fourier blocks with dense spectral weights, linear skips and
+  channel MLPs, GELU, projection ChannelMLP, a [0, 1] grid embedding), Li et al. (ICLR 2021).
+* ``stable-fno`` -- :class:`StableFNO`, the stabilised design of McCabe et al. (TMLR 2023)
+  from the layers in :mod:`.layers`; every stabiliser is a switch of
+  :class:`StableFNOConfig`, so an ablation is one config change::
+
+      lift:    h = P_2 silu(P_1 [x, e(x)])                  e: positional embedding
+      block:   s = F^-1[ g_{c,k} * G(F h)_{c,k} ]            depthwise filter, |k| <= cutoff
+               residual_mlp:  h = h + sigmoid(a) s;  h = h + sigmoid(b) W_2 silu(W_1 h)
+               otherwise:     h = silu(W h + s)               (the FNO block form)
+      project: y = Q_2 silu(Q_1 h)
+
+  with ``g`` bounded (``bounded_filter``), the disc truncation (``radial_truncation``), the
+  Fourier gate ``G`` (``fourier_nonlinearity``, identity when off) and every 1x1 layer
+  ``P, W, Q`` spectrally normalised (``spectral_norm``).
+
+Parameters are counted as real numbers (a complex weight counts twice), as neuraloperator's
+``count_model_params`` does; :func:`width_for_params` picks the ``stable-fno`` width whose
+count is closest to a target (for comparisons at equal size).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+from neuralop.models import FNO
+from neuralop.utils import count_model_params
+from torch import nn
+
+from sciml_core.errors import ConfigError
+
+from .configs import FNOConfig, StableFNOConfig
+from .layers import Pointwise, ResidualChannelMLP, SpectralFilter
+
+def periodic_embedding(x: torch.Tensor) -> torch.Tensor:
+    """Append ``cos(2 pi i / n_d), sin(2 pi i / n_d)`` per spatial dim d (i the grid index):
+    position on a periodic box without the jump of a linear ramp."""
+    b, _, *space = x.shape
+    extra = []
+    for d, n in enumerate(space):
+        phase = 2 * math.pi * torch.arange(n, device=x.device, dtype=x.dtype) / n
+        shape = [1, 1] + [1] * len(space)
+        shape[2 + d] = n
+        for fn in (torch.cos, torch.sin):
+            extra.append(fn(phase).view(shape).expand(b, 1, *space))
+    return torch.cat([x, *extra], dim=1)
+
+
+class StableBlock(nn.Module):
+    """One stabilised Fourier block (see the module docstring)."""
+
+    def __init__(self, c: StableFNOConfig, n_dim: int) -> None:
+        super().__init__()
+        cutoff = (c.cutoff if c.cutoff is not None else c.n_modes // 2) if c.radial_truncation else None
+        self.filter = SpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
+                                     gate=c.fourier_nonlinearity)
+        if c.residual_mlp:
+            self.gate = nn.Parameter(torch.zeros(1))
+            self.mlp = ResidualChannelMLP(c.width, c.mlp_ratio, c.spectral_norm)
+        else:
+            self.skip = Pointwise(c.width, c.width, c.spectral_norm)
+        self.residual = c.residual_mlp
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        s = self.filter(h)
+        if self.residual:
+            return self.mlp(h + torch.sigmoid(self.gate) * s)
+        return nn.functional.silu(self.skip(h) + s)
+
+
+class StableFNO(nn.Module):
+    """Stabilised FNO, ``(batch, in_channels, *space)`` -> ``(batch, out_channels, *space)``."""
+
+    def __init__(self, config: StableFNOConfig, in_channels: int, out_channels: int, n_dim: int) -> None:
+        super().__init__()
+        c = self.config = config
+        self.embedding = c.positional_embedding
+        extra = {"periodic": 2 * n_dim, "grid": n_dim, "none": 0}[c.positional_embedding]
+        sn = c.spectral_norm
+        self.lift = nn.Sequential(Pointwise(in_channels + extra, 2 * c.width, sn), nn.SiLU(),
+                                  Pointwise(2 * c.width, c.width, sn))
+        self.blocks = nn.ModuleList(StableBlock(c, n_dim) for _ in range(c.n_layers))
+        self.project = nn.Sequential(Pointwise(c.width, 2 * c.width, sn), nn.SiLU(),
+                                     Pointwise(2 * c.width, out_channels, sn))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if self.embedding == "periodic":
+            return periodic_embedding(x)
+        if self.embedding == "grid":
+            grids = torch.meshgrid(*(torch.linspace(0, 1, n + 1, device=x.device, dtype=x.dtype)[:-1]
+                                     for n in x.shape[2:]), indexing="ij")
+            return torch.cat([x, *(g.expand(x.shape[0], 1, *g.shape) for g in grids)], dim=1)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.lift(self.embed(x))
+        for block in self.blocks:
+            h = block(h)
+        return self.project(h)
+
+
+MODELS: dict[str, type] = {"fno": FNOConfig, "stable-fno": StableFNOConfig}
+
+
+def build_model(name: str, config: FNOConfig | StableFNOConfig, in_channels: int, out_channels: int,
+                n_dim: int) -> nn.Module:
+    """The model ``name`` (``fno`` or ``stable-fno``) for ``n_dim`` spatial dims."""
+    if n_dim not in (1, 2):
+        raise ConfigError(f"{name}: 1D or 2D data expected, got {n_dim} spatial dims")
+    if name == "fno":
+        return FNO(n_modes=(config.n_modes,) * n_dim, in_channels=in_channels, out_channels=out_channels,
+                   hidden_channels=config.width, n_layers=config.n_layers,
+                   positional_embedding="grid" if config.positional_embedding == "grid" else None)
+    if name == "stable-fno":
+        return StableFNO(config, in_channels, out_channels, n_dim)
+    from sciml_core.registry import unknown_name_error
+
+    raise unknown_name_error("model", name, list(MODELS))
+
+
+def n_params(model: nn.Module) -> int:
+    """Real parameters (complex ones count twice), neuraloperator's convention."""
+    return int(count_model_params(model))
+
+
+def width_for_params(config: StableFNOConfig, target: int, in_channels: int, out_channels: int,
+                     n_dim: int) -> int:
+    """The ``stable-fno`` width whose parameter count is closest to ``target``."""
+    def count(width: int) -> int:
+        return n_params(StableFNO(replace(config, width=width), in_channels, out_channels, n_dim))
+
+    lo, hi = 1, 8
+    while count(hi) < target:
+        lo, hi = hi, 2 * hi
+    while hi - lo > 1:  # the count grows with the width
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) < target else (lo, mid)
+    return min((lo, hi), key=lambda w: abs(count(w) - target))

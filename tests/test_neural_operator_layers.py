@@ -1,0 +1,114 @@
+"""The stabilising components do what they claim, and both models build in 1D and 2D."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from solvers.neural_operator.layers import FourierGate, Pointwise, SpectralFilter, radial_mask
+from solvers.neural_operator.models import (FNOConfig, StableFNO, StableFNOConfig, build_model, n_params,
+                                            width_for_params)
+
+
+def _randomise(layer: SpectralFilter, std: float) -> None:
+    with torch.no_grad():
+        w = layer.weight.tensor
+        w.copy_(torch.complex(std * torch.randn_like(w.real), std * torch.randn_like(w.real)))
+
+
+def _mode_gain(layer: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """|F(layer(x))| / |F(x)| per (batch, channel, mode) over the full FFT, and |F(x)|."""
+    dims = tuple(range(2, x.ndim))
+    fx = torch.fft.fftn(x.double(), dim=dims)
+    with torch.no_grad():
+        fy = torch.fft.fftn(layer(x).double(), dim=dims)
+    return fy.abs() / fx.abs(), fx.abs()
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_filter_gain_strictly_inside_unit_interval(n_dim: int) -> None:
+    torch.manual_seed(0)
+    layer = SpectralFilter(3, [12] * n_dim, bounded=True, cutoff=None)
+    _randomise(layer, 4.0)  # magnitudes sigmoid(m), m ~ N(0, 16): many near 0 and 1
+    g = layer.gain().abs()
+    assert g.min() > 0 and g.max() < 1
+    x = torch.randn(2, 3, *([24] * n_dim))
+    ratio, _ = _mode_gain(layer, x)
+    assert ratio.max() < 1 + 1e-5  # no retained mode grows, dropped modes are 0
+    unbounded = SpectralFilter(3, [12] * n_dim, bounded=False, cutoff=None)
+    _randomise(unbounded, 4.0)
+    assert unbounded.gain().abs().max() > 1  # the raw weight does exceed 1: the bound is what holds it
+
+
+def test_radial_truncation_zeroes_exactly_the_modes_outside_the_disc() -> None:
+    torch.manual_seed(1)
+    n, cutoff = 32, 6.0
+    x = torch.randn(2, 2, n, n)
+    k = torch.fft.fftfreq(n, 1.0 / n)
+    radius = torch.sqrt(k[:, None] ** 2 + k[None, :] ** 2)
+    ky, kx = k[:, None], k[None, :]
+    def in_block(ky: torch.Tensor, kx: torch.Tensor) -> torch.Tensor:  # SpectralConv's rectangle of modes
+        return (kx >= 0) & (kx <= 8) & (ky >= -8) & (ky <= 7)
+
+    rectangle = in_block(ky, kx) | in_block(-ky, -kx)  # and its mirror image (a real output)
+    for layer, inside in ((SpectralFilter(2, [16, 16], cutoff=cutoff), radius <= cutoff),
+                          (SpectralFilter(2, [16, 16], cutoff=None), rectangle)):
+        ratio, _ = _mode_gain(layer, x)
+        kept = ratio > 1e-3  # float32 round-off leaves ~1e-6 in dropped modes; kept gains are ~1/2
+        assert torch.equal(kept[0, 0], inside) and torch.equal(kept[1, 1], inside)
+    mask = radial_mask((16, 9), cutoff)  # the retained block: ky = -8..7 (shifted), kx = 0..8
+    assert int(mask.sum()) == int(((k[:, None] ** 2 + torch.arange(9)[None] ** 2 <= cutoff**2)).sum())
+
+
+def test_fourier_gate_is_bounded_and_scale_invariant() -> None:
+    torch.manual_seed(2)
+    gate = FourierGate(4)
+    X = torch.randn(3, 4, 8, 5, dtype=torch.cfloat)
+    g = gate.gate(X)
+    assert g.min() > 0 and g.max() < 1
+    torch.testing.assert_close(gate.gate(7.5 * X), g)
+    assert (gate(X).abs() <= X.abs()).all()
+    assert not torch.allclose(g, g.mean())  # data dependent: the gate varies with the mode's content
+
+
+def test_spectral_norm_bounds_every_pointwise_layer() -> None:
+    torch.manual_seed(3)
+    config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True)
+    model = StableFNO(config, in_channels=2, out_channels=1, n_dim=1)
+    layers = [m.layer for m in model.modules() if isinstance(m, Pointwise)]
+    assert len(layers) == 4 + 2 * config.n_layers
+    for layer in layers:
+        with torch.no_grad():
+            layer.parametrizations.weight.original.mul_(10.0)
+        assert torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2) <= 1 + 1e-5
+    plain = StableFNO(dataclasses.replace(config, spectral_norm=False), 2, 1, 1)
+    sigma = [torch.linalg.matrix_norm(m.layer.weight.flatten(1), ord=2) for m in plain.modules()
+             if isinstance(m, Pointwise)]
+    assert max(sigma) > 1  # without the switch the bound is not there
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+@pytest.mark.parametrize("name", ["fno", "stable-fno"])
+def test_models_build_run_and_use_every_parameter(name: str, n_dim: int) -> None:
+    torch.manual_seed(4)
+    config = (FNOConfig(width=8, n_modes=6, n_layers=2) if name == "fno"
+              else StableFNOConfig(width=8, n_modes=6, n_layers=2, fourier_nonlinearity=True))
+    model = build_model(name, config, in_channels=3, out_channels=2, n_dim=n_dim)
+    x = torch.randn(2, 3, *([12] * n_dim))
+    y = model(x)
+    assert y.shape == (2, 2, *([12] * n_dim))
+    y.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_every_switch_off_still_builds_and_width_matching() -> None:
+    base = StableFNOConfig(width=8, n_modes=6, n_layers=2)
+    for switch in ("radial_truncation", "bounded_filter", "spectral_norm", "residual_mlp"):
+        model = StableFNO(dataclasses.replace(base, **{switch: False}), 1, 1, 1)
+        assert model(torch.randn(1, 1, 16)).shape == (1, 1, 16)
+    target = n_params(build_model("fno", FNOConfig(width=16, n_modes=8), 1, 1, 1))
+    width = width_for_params(base, target, 1, 1, 1)
+    matched = n_params(StableFNO(dataclasses.replace(base, width=width), 1, 1, 1))
+    assert abs(matched / target - 1) < 0.1
