@@ -2,7 +2,8 @@
 
 ``CASES[solver]`` gives the keyword arguments of :func:`sciml_core.solve` (``data=True``: the
 operator dataset made by :func:`make_heat_file`; ``dtype`` default float64; ``rtol``: how
-closely two ranks must reproduce one, default 1e-8).  Every trained solver (kind ``pinn`` or
+closely two ranks must reproduce one, default 1e-8; ``write``: the case writes its run
+directory, which the test checks rank 0 alone writes).  Every trained solver (kind ``pinn`` or
 ``operator``) must have a case here: ``tests/test_distributed.py`` checks that each trains
 the same under two ranks as under one (README, developers' notes).  Jets run on their tensor
 path (:func:`tensor_jets`) in both.
@@ -11,9 +12,11 @@ As a script, this is one rank of such a run::
 
     RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=P python tests/distributed_cases.py OUT HEAT.h5
 
-It runs every case into ``OUT/<solver>`` and writes ``rank<r>.json`` beside ``OUT``: the file-system
-writes this rank made (seen by an audit hook: os.mkdir / open for writing / rename / remove /
-mkstemp), and each case's metrics.
+It runs every case (into ``OUT/<solver>`` for those marked ``write``) and writes
+``rank<r>.json`` beside ``OUT``: the file-system writes this rank made (seen by an audit hook:
+os.mkdir / open for writing / rename / remove / mkstemp), each case's metrics and every
+training step's loss and logs; then, once ``go`` appears beside ``OUT``, it trains :data:`CUT`
+into ``cut`` beside ``OUT`` (the run the test kills).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +39,7 @@ _FNO = ["model.width=4", "model.n_modes=4", "model.n_layers=1", "long.steps=0"]
 CASES: dict[str, dict[str, Any]] = {
     # jets with the soft points in the residual pass, an odd point count (63 + 64 on two ranks),
     # R3 resampling and gradient-norm balancing (both read the gathered residuals), then L-BFGS
-    "pinn": dict(pde="burgers", overrides=[*_PINN, "sampling.n_residual=127", "sampling.resample_every=5",
+    "pinn": dict(pde="burgers", write=True, overrides=[*_PINN, "sampling.n_residual=127", "sampling.resample_every=5",
                                            "sampling.adaptive=r3", "balancing.method=gradnorm", "balancing.every=5",
                                            "train.adam_steps=15", "train.lbfgs_steps=4"]),
     # causal weights over time chunks of the gathered residuals; hard IC/BC, nested autograd
@@ -50,7 +54,7 @@ CASES: dict[str, dict[str, Any]] = {
     "hard-bc-pinn": dict(pde="poiseuille", preset="quick", overrides=[
         *_PINN, "sampling.n_residual=63", "sampling.n_boundary=8", "train.adam_steps=10", "train.lbfgs_steps=3"]),
     # bundling, the pushforward curriculum, input noise, held-out loss: batch 5 = 2 + 3 rows
-    "test-toy-operator": dict(pde="test-heat", data=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
+    "test-toy-operator": dict(pde="test-heat", data=True, write=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
     # neuraloperator's FNO and the stabilised FNO (float32 only: complex64 spectra)
     "fno": dict(pde="test-heat", data=True, preset="quick", dtype="float32", rtol=1e-4, overrides=[
         *_OPERATOR, *_FNO]),
@@ -65,6 +69,13 @@ def tensor_jets() -> None:
     from sciml_core.nn import jet_kernels
 
     jet_kernels.available = lambda *tensors: False
+
+
+#: the run tests/test_distributed.py kills after its first checkpoint and resumes (a PINN of 200
+#: Adam steps; its setting as ``sciml solve burgers --solver pinn --dtype float64 --set ...``)
+CUT = ["model.width=8", "model.depth=2", "sampling.n_residual=64", "sampling.n_initial=16", "sampling.n_boundary=16",
+       "derivatives=autograd", "train.adam_steps=200", "train.lbfgs_steps=0", "train.log_every=5",
+       "train.checkpoint_every=20"]
 
 
 def register_test_solvers() -> None:
@@ -90,12 +101,39 @@ def make_heat_file(out: Path) -> Path:
     return out
 
 
+def record_steps() -> list[dict[str, Any]]:
+    """A list that receives every training step of this process: step, loss and the logs (the
+    entries callbacks add, such as ``val_loss``, included), whether or not a run directory is
+    written.  Patches the Trainer (for the process's lifetime: a rank, or a MonkeyPatch scope)."""
+    from sciml_core.train.trainer import Trainer
+
+    steps: list[dict[str, Any]] = []
+    for name in ("_adam_step", "_lbfgs_step"):
+        def step(self: Trainer, original: Any = getattr(Trainer, name)) -> Any:
+            loss, logs = original(self)
+            steps.append({"step": self.step + 1, "phase": self.phase, "loss": loss, "logs": logs})
+            return loss, logs
+
+        setattr(Trainer, name, step)
+    return steps
+
+
+def flat(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recorded steps as plain JSON rows (``logs`` merged in), as history.jsonl would hold them."""
+    from sciml_core.run import json_default
+
+    rows = [{"step": s["step"], "phase": s["phase"], "loss": s["loss"], **s["logs"]} for s in steps]
+    return json.loads(json.dumps(rows, default=json_default))
+
+
 def run_case(solver: str, out: Path | None, heat: Path, **extra: Any) -> Any:
+    """Solve one case; the run directory (``out``) only for the cases marked ``write``."""
     from sciml_core import solve
 
     case = dict(CASES[solver])
     data = heat if case.pop("data", False) else None
     case.pop("rtol", None)
+    out = out if case.pop("write", False) else None
     return solve(case.pop("pde"), solver, data=data, out=out, device="cpu", dtype=case.pop("dtype", "float64"),
                  progress=False, **case, **extra)
 
@@ -115,10 +153,22 @@ def main(out: Path, heat: Path) -> None:
     sys.addaudithook(audit)
     tensor_jets()
     register_test_solvers()
-    metrics = {solver: run_case(solver, out / solver, heat).metrics for solver in CASES}
-    rank = os.environ["RANK"]
-    report = json.dumps({"writes": list(writes), "metrics": metrics}, default=str)
-    (out.parent / f"rank{rank}.json").write_text(report)  # beside OUT: outside what the hook watches
+    steps = record_steps()
+    metrics, histories = {}, {}
+    for solver in CASES:
+        steps.clear()
+        metrics[solver] = run_case(solver, out / solver, heat).metrics
+        histories[solver] = flat(steps)
+    rank, parent = os.environ["RANK"], out.parent  # beside OUT: outside what the hook watches
+    report = json.dumps({"writes": list(writes), "metrics": metrics, "steps": histories}, default=str)
+    (parent / f"rank{rank}.json.tmp").write_text(report)
+    os.replace(parent / f"rank{rank}.json.tmp", parent / f"rank{rank}.json")
+    deadline = time.time() + 300
+    while not (parent / "go").exists() and time.time() < deadline:  # the kill test says when
+        time.sleep(0.05)
+    from sciml_core import solve
+
+    solve("burgers", "pinn", overrides=CUT, out=parent / "cut", device="cpu", dtype="float64", progress=False)
 
 
 if __name__ == "__main__":
