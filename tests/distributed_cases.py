@@ -15,8 +15,9 @@ As a script, this is one rank of such a run::
 It runs every case (into ``OUT/<solver>`` for those marked ``write``) and writes
 ``rank<r>.json`` beside ``OUT``: the file-system writes this rank made (seen by an audit hook:
 os.mkdir / open for writing / rename / remove / mkstemp), each case's metrics and every
-training step's loss and logs; then, once ``go`` appears beside ``OUT``, it trains :data:`CUT`
-into ``cut`` beside ``OUT`` (the run the test kills).
+training step's loss and logs, after training :data:`CUT` into ``resumed`` beside ``OUT``,
+stopped at step 30 and resumed; then, once ``go`` appears beside ``OUT``, it trains
+:data:`CUT` into ``cut`` beside ``OUT`` (the run the test kills).
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ def tensor_jets() -> None:
     jet_kernels.available = lambda *tensors: False
 
 
-#: the run tests/test_distributed.py kills after its first checkpoint and resumes (a PINN of 200
+#: the run tests/test_distributed.py kills after its first checkpoint and resumes (a PINN of 100
 #: Adam steps; its setting as ``sciml solve burgers --solver pinn --dtype float64 --set ...``)
 CUT = ["model.width=8", "model.depth=2", "sampling.n_residual=64", "sampling.n_initial=16", "sampling.n_boundary=16",
-       "derivatives=autograd", "train.adam_steps=200", "train.lbfgs_steps=0", "train.log_every=5",
+       "derivatives=autograd", "train.adam_steps=100", "train.lbfgs_steps=0", "train.log_every=5",
        "train.checkpoint_every=20"]
 
 
@@ -138,6 +139,36 @@ def run_case(solver: str, out: Path | None, heat: Path, **extra: Any) -> Any:
                  progress=False, **case, **extra)
 
 
+class Interrupt(Exception):
+    """Stops a run between two checkpoints, as a kill would."""
+
+
+def interrupted_and_resumed(out: Path, stop_at: int = 30) -> None:
+    """Train :data:`CUT` into ``out``, stopped at step ``stop_at`` (checkpoint at 20), then resume it."""
+    from sciml_core import solve
+    from sciml_core.train.trainer import Trainer
+
+    original = Trainer.fit
+
+    def stop(trainer: Trainer, step: int, logs: dict[str, Any]) -> None:
+        if step == stop_at:
+            raise Interrupt
+
+    def fit(self: Trainer) -> Any:
+        self.callbacks.append(stop)
+        return original(self)
+
+    args = dict(overrides=CUT, out=out, device="cpu", dtype="float64", progress=False)
+    Trainer.fit = fit
+    try:
+        solve("burgers", "pinn", **args)
+    except Interrupt:
+        pass
+    finally:
+        Trainer.fit = original
+    solve("burgers", "pinn", resume=True, **args)
+
+
 WRITES = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.truncate", "tempfile.mkstemp"}
 
 
@@ -160,6 +191,7 @@ def main(out: Path, heat: Path) -> None:
         metrics[solver] = run_case(solver, out / solver, heat).metrics
         histories[solver] = flat(steps)
     rank, parent = os.environ["RANK"], out.parent  # beside OUT: outside what the hook watches
+    interrupted_and_resumed(parent / "resumed")
     report = json.dumps({"writes": list(writes), "metrics": metrics, "steps": histories}, default=str)
     (parent / f"rank{rank}.json.tmp").write_text(report)
     os.replace(parent / f"rank{rank}.json.tmp", parent / f"rank{rank}.json")

@@ -191,13 +191,34 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.fixture(scope="module")
+def cut_one_rank(tmp_path_factory) -> list[dict]:
+    """The history of the cut run's settings, uninterrupted, on one rank."""
+    out = tmp_path_factory.mktemp("cut") / "one"
+    result = solve("burgers", "pinn", overrides=cases.CUT, out=out, device="cpu", dtype="float64", progress=False)
+    assert result.metrics["ranks"] == 1
+    return history(out)
+
+
+def test_an_interrupted_two_rank_run_resumes_on_two_ranks(two_ranks, cut_one_rank: list[dict]) -> None:
+    """Stopped at step 30 (checkpoint at 20), resumed by the same two ranks: rank 0 reads the
+    checkpoint and sends it, the history is cut back to step 20 and continued."""
+    root = two_ranks[0]
+    assert_same_history(cut_one_rank, history(root / "resumed"))
+    assert json.loads((root / "resumed" / "metrics.json").read_text())["ranks"] == 2
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_killed_two_rank_run_resumes(two_ranks, tmp_path: Path) -> None:
-    """SIGKILL the ranks' launcher after the first checkpoint: the ranks die with it; then
-    `sciml solve --nproc 2 --resume` finishes with the losses of an uninterrupted one-rank run."""
+def test_a_killed_two_rank_run_resumes(two_ranks, cut_one_rank: list[dict]) -> None:
+    """SIGKILL the ranks' launcher after the first checkpoint: the ranks die with it (as under a
+    killed torchrun); the checkpoint resumes, here on one rank, to the uninterrupted losses."""
+    import ctypes
+
     root, proc = two_ranks
     ranks = _children(proc.pid)
     assert len(ranks) == 2
+    libc = ctypes.CDLL("libc.so.6")
+    libc.prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: the orphaned ranks become ours to reap
     (root / "go").touch()
     deadline = time.time() + 120
     while not (root / "cut" / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
@@ -209,21 +230,20 @@ def test_killed_two_rank_run_resumes(two_ranks, tmp_path: Path) -> None:
     while any(_alive(r) for r in ranks) and time.time() < deadline:
         time.sleep(0.05)
     assert not any(_alive(r) for r in ranks), "the ranks outlived their launcher"
-    step = torch.load(root / "cut" / "checkpoint.pt", weights_only=True)["step"]
-    assert 0 < step < 200, "the kill must land mid-training"
-
-    argv = ["burgers", "--solver", "pinn", "--device", "cpu", "--dtype", "float64", "--nproc", "2",
-            *[a for s in cases.CUT for a in ("--set", s)], "--out", str(root / "cut"), "--resume"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    done = subprocess.run([sys.executable, "-m", "sciml_core.cli", "solve", *argv], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert re.search(r"^\s+ranks\s+2$", done.stdout, re.M) and done.stdout.count("run directory:") == 1
-    one = solve("burgers", "pinn", overrides=cases.CUT, out=tmp_path / "one", device="cpu", dtype="float64",
-                progress=False)
-    assert one.metrics["ranks"] == 1
-    assert_same_history(history(tmp_path / "one"), history(root / "cut"))
+    for r in ranks:  # reaped: run.json names rank 0's pid, and a zombie's pid counts as running
+        try:
+            os.waitpid(r, 0)
+        except ChildProcessError:  # reaped before the subreaper flag took effect, by init
+            pass
+    libc.prctl(36, 0)
+    while any(Path(f"/proc/{r}").exists() for r in ranks) and time.time() < deadline:
+        time.sleep(0.05)
+    checkpoint = torch.load(root / "cut" / "checkpoint.pt", weights_only=True)
+    assert 0 < checkpoint["step"] < 100, "the kill must land mid-training"
+    resumed = solve("burgers", "pinn", overrides=cases.CUT, out=root / "cut", device="cpu", dtype="float64",
+                    resume=True, progress=False)
+    assert resumed.metrics["ranks"] == 1
+    assert_same_history(cut_one_rank, history(root / "cut"))
 
 
 # ---- the helpers on one rank, and the refusals -----------------------------------------------------------
@@ -288,3 +308,48 @@ def test_a_compile_failure_is_a_config_error() -> None:
                       RunContext(progress=False))
     with pytest.raises(ConfigError, match="train.compile=true: torch.compile .* cannot compile this solver's model"):
         trainer.fit()
+
+
+def test_the_launcher_reports_the_rank_that_failed(monkeypatch, capsys) -> None:
+    import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+    from sciml_core.train.launch import launch
+
+    seen = []
+
+    def fake_run(args, exits: dict[int, int]):
+        seen.append(args)
+        if not any(exits.values()):
+            return
+        log = Path(args.log_dir) / "run_x" / "attempt_0" / "1" / "stderr.log"
+        log.parent.mkdir(parents=True)
+        log.write_text("progress\nsciml: error: no such file 'x.h5'\n")
+        raise ChildFailedError("sciml_core.cli", {r: ProcessFailure(local_rank=r, pid=100 + r, exitcode=code,
+                                                                    error_file="") for r, code in exits.items()})
+
+    monkeypatch.setattr(torchrun, "run", lambda args: fake_run(args, {0: 0, 1: 0}))
+    assert launch(["solve", "burgers", "--nproc", "2"], 2) == 0
+    assert seen[-1].nproc_per_node == "2" and seen[-1].training_script_args == ["solve", "burgers", "--nproc", "2"]
+    assert seen[-1].module and seen[-1].training_script == "sciml_core.cli" and seen[-1].redirects == "1:3"
+    monkeypatch.setattr(torchrun, "run", lambda args: fake_run(args, {0: -15, 1: 2}))  # rank 1 failed, 0 stopped
+    assert launch(["solve"], 2) == 2
+    err = capsys.readouterr().err
+    assert "rank 1 of 2 exited with status 2: sciml: error: no such file 'x.h5' (its output: " in err
+    monkeypatch.setattr(torchrun, "run", lambda args: fake_run(args, {0: 3, 1: -15}))  # rank 0 printed its own line
+    assert launch(["solve"], 2) == 3 and capsys.readouterr().err == ""
+
+
+def test_scaling_benchmark_quick() -> None:
+    """benchmarks/scaling.py --quick end to end: `sciml solve --nproc 2` through torchrun, Dask workers."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "scaling.py"), "--quick"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((REPO / "benchmarks" / "results" / "scaling.quick.json").read_text())
+    for key in ("ranks1_samples_per_s", "ranks2_samples_per_s", "ratio", "dask_workers1_samples_per_s",
+                "dask_workers2_samples_per_s", "dask_ratio"):
+        assert results[key] > 0, key
+    assert results["loss_max_abs_diff_1v2"] < 1e-4  # float32: two ranks train like one
+    assert results["quick"] is True and (results["gpu"]["measured"] or "unmeasured" in results["gpu"]["why"])

@@ -59,6 +59,7 @@ def connect(scheduler: str) -> Iterator[Any]:
     distributed = _import_distributed()
     kind, value = parse_scheduler(scheduler)
     if kind == "local":
+        logging.getLogger("distributed").setLevel(logging.ERROR)  # no INFO lines as the cluster closes
         cluster = distributed.LocalCluster(n_workers=int(value), threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.ERROR,
                                            env={"OMP_NUM_THREADS": "1"})
