@@ -353,3 +353,35 @@ def test_scaling_benchmark_quick() -> None:
         assert results[key] > 0, key
     assert results["loss_max_abs_diff_1v2"] < 1e-4  # float32: two ranks train like one
     assert results["quick"] is True and (results["gpu"]["measured"] or "unmeasured" in results["gpu"]["why"])
+
+
+def test_slurm_scripts_run_real_commands() -> None:
+    """docs/slurm/*.sbatch are valid bash, and each sciml command in them parses, with names that exist."""
+    import shlex
+
+    from sciml_core.cli import build_parser
+    from sciml_core.data.specs import load_spec
+
+    scripts = sorted((REPO / "docs" / "slurm").glob("*.sbatch"))
+    assert len(scripts) == 4
+    commands = 0
+    for script in scripts:
+        subprocess.run(["bash", "-n", str(script)], check=True)
+        text = script.read_text().replace("\\\n", " ")
+        defaults = dict(re.findall(r"^([A-Z_]+)=\$\{[A-Z_]+:-([^}]+)\}", text, re.M))  # NAME=${NAME:-default}
+        for line in text.splitlines():
+            if "sciml data" not in line and "sciml_core.cli" not in line:
+                continue
+            line = re.sub(r"\$\{([A-Za-z_]+):-([^}]*)\}", lambda m: defaults.get(m.group(1), m.group(2)), line)
+            line = re.sub(r"\$\{[a-z_]+\[@\]\}", "x.h5", line)  # "${shards[@]}"
+            line = re.sub(r"\$\{?([A-Za-z_]+)\}?", lambda m: defaults.get(m.group(1), "1"), line)
+            words = shlex.split(line)
+            argv = words[words.index("sciml_core.cli") + 1:] if "sciml_core.cli" in words else \
+                words[words.index("sciml") + 1:]
+            args = build_parser().parse_args(argv)
+            if getattr(args, "spec", None):
+                load_spec(args.spec)
+            if getattr(args, "solver", None):
+                registry.get_solver(args.solver)
+            commands += 1
+    assert commands == 5
