@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import distributed_cases as cases
+from test_data_generate import _alive, _children  # /proc helpers of the generator's kill test
 
 from sciml_core import registry, solve
 from sciml_core.errors import ConfigError
@@ -169,26 +170,6 @@ def test_every_trained_solver_has_a_distributed_case() -> None:
     missing = trained - set(cases.CASES)
     assert not missing, (f"trained solvers without a case in tests/distributed_cases.py: {sorted(missing)}; every "
                          "trained solver must train the same on 2 ranks as on 1")
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 @pytest.fixture(scope="module")
