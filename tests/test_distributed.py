@@ -366,3 +366,30 @@ def test_slurm_scripts_run_real_commands() -> None:
                 registry.get_solver(args.solver)
             commands += 1
     assert commands == 5
+
+
+def test_an_fno_checkpoint_loads_safely_and_resumes(heat: Path, tmp_path: Path, monkeypatch) -> None:
+    """neuraloperator's state dict carries a ``_metadata`` entry with functions in it; checkpoints
+    keep the tensors only, so weights_only loading (and --resume) works for the FNO solvers too."""
+    import test_data_support as support
+
+    from sciml_core.train.trainer import Trainer
+
+    original = Trainer.fit
+
+    def stop_at_15(self):
+        self.callbacks.append(lambda trainer, step, logs: step == 15 and (_ for _ in ()).throw(cases.Interrupt()))
+        return original(self)
+
+    args = dict(data=heat, device="cpu", progress=False, preset="quick",
+                overrides=["window=2", "batch_size=5", "data.n_test=2", "train.adam_steps=20",
+                           "train.checkpoint_every=10", "model.width=4", "model.n_modes=4", "model.n_layers=1",
+                           "long.steps=0"])
+    with support.registered():
+        solve("test-heat", "fno", out=tmp_path / "full", **args)
+        with monkeypatch.context() as patch:
+            patch.setattr(Trainer, "fit", stop_at_15)
+            with pytest.raises(cases.Interrupt):
+                solve("test-heat", "fno", out=tmp_path / "cut", **args)
+        solve("test-heat", "fno", out=tmp_path / "cut", resume=True, **args)
+    assert [r["loss"] for r in history(tmp_path / "cut")] == [r["loss"] for r in history(tmp_path / "full")]

@@ -181,7 +181,9 @@ class Trainer:
         state = {
             "step": self.step,
             "phase": self.phase,
-            "model": self.model.state_dict(),
+            # tensors only: a state dict may carry other entries (neuraloperator's ``_metadata`` holds
+            # its constructor arguments, functions included), which weights_only loading refuses
+            "model": {k: v for k, v in self.model.state_dict().items() if isinstance(v, torch.Tensor)},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng_cpu": torch.get_rng_state(),
