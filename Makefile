@@ -18,14 +18,17 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,fast]" || echo "numba (the fast extra) did not install: the PINN jet engine runs its tensor rules"
 	touch $@
 
 setup: $(VENV)/.installed
 
+# Every demo writes a fresh directory (nothing earlier is deleted); make demo DEMO_OUT=DIR to choose it.
+DEMO_OUT := runs/demo-$(shell date +%Y%m%d-%H%M%S)
+
 demo: setup
-	rm -rf runs/demo
-	$(BIN)/sciml solve burgers --solver pinn --preset quick --out runs/demo --device cpu
-	@echo "plots: runs/demo/plots/solution.png runs/demo/plots/error.png runs/demo/plots/loss.png"
+	$(BIN)/sciml solve burgers --solver pinn --preset quick --out $(DEMO_OUT) --device cpu
+	@echo "plots: $(DEMO_OUT)/plots/ (solution.png, error.png, u_snapshots.png, u.gif, loss.png)"
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,22 +1,31 @@
-"""PINN derivative engines per training step: forward-mode jets (fused numba kernels, and the
-same rules as plain tensor operations) against nested reverse mode, on the residuals of the
-causal-PINN presets.
+"""Per-step time of the shipped PINN presets with each derivative engine, in one run.
 
-One training step = residual loss on the collocation points + backward pass for the
-parameter gradient (no optimizer), float32, one torch thread, the best of several timed
-rounds.  Problems (each the network and point count of a preset):
+A step is what the trainer does in the Adam phase: the objective's loss (resampling, the
+network on a Taylor jet or nested reverse mode, the causal weights, soft terms), the backward
+pass and a fused Adam update, in float32 on one torch thread.  For every preset the engines
+run in interleaved rounds of ``--steps`` steps (so the shared host's drift hits them alike)
+and the median round is reported:
 
-* Burgers (u_t, u_x, u_xx): MLP 3 x 20, 2540 points (DeepXDE's example) and modified MLP
-  4 x 32, 8192 points (``causal-pinn --preset default``);
-* Allen-Cahn (u_t, u_xx): modified MLP 4 x 64 with random weight factorisation, 2048 points;
-* Kuramoto-Sivashinsky (u_t, u_x, u_xx, u_xxxx): modified MLP 3 x 64, 2048 points.
+* ``compiled``: jets with the numba kernels of :mod:`sciml_core.nn.jet_kernels` (``jet_engine = compiled``);
+* ``tensor``: jets with the tensor rules, differentiated by autograd (``jet_engine = tensor``, the CUDA path);
+* ``reverse``: nested reverse mode (``derivatives = autograd``; on one time window, see ``ONE_WINDOW``).
 
-    python benchmarks/pinn_derivative_engines.py [--quick]
+``--baseline DIR`` also times every preset's default engine with the package tree ``DIR`` on
+the path (e.g. an export of an earlier commit), in a subprocess of this run, just before the
+preset's own rounds:
+``before_ms``, and ``after_over_before`` = compiled / before.  With ``--baseline-only`` that is
+all the run does; its figures are kept in the results file (``before_first_run``) by later runs.
+
+    python benchmarks/pinn_derivative_engines.py [--quick] [--baseline DIR [--baseline-only]]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,74 +33,123 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_results
+from _common import RESULTS, machine_facts, print_table, write_results
 
-from sciml_core.nn import AutogradDerivatives, JetDerivatives, jet_kernels, required_orders
-from sciml_core.registry import get_pde
-from solvers.pinn.network import ConstraintsConfig, FieldNetwork, ModelConfig
-
-PROBLEMS = {
-    "burgers-mlp3x20-2540": ("burgers", dict(width=20, depth=3), 2540),
-    "burgers-modified4x32-8192": ("burgers", dict(width=32, depth=4, arch="modified"), 8192),
-    "allen-cahn-modified4x64-2048": ("allen-cahn", dict(width=64, depth=4, arch="modified", factorize=True,
-                                                        periodic_modes=1), 2048),
-    "ks-modified3x64-2048": ("kuramoto-sivashinsky", dict(width=64, depth=3, arch="modified", periodic_modes=1),
-                             2048),
-}
+#: (pde, solver, preset): the causal-PINN defaults, the vanilla PINN's, and the demo.
+PRESETS = [("allen-cahn", "causal-pinn", "default"), ("kuramoto-sivashinsky", "causal-pinn", "default"),
+           ("burgers", "causal-pinn", "default"), ("burgers", "pinn", "default"), ("burgers", "pinn", "quick")]
+QUICK = [("burgers", "causal-pinn", "quick")]
+ENGINES = {"compiled": {"jet_engine": "compiled"}, "tensor": {"jet_engine": "tensor"},
+           "reverse": {"derivatives": "autograd"}, "default": {}}
+#: Reverse mode cannot march (the previous window's end state enters as a jet); a step of one
+#: window costs the same as a step of window k, so it times the preset on one window.
+ONE_WINDOW = {"causal": {"windows": 1}}
 
 
-def step_time(pde_name: str, model: dict, n: int, engine: str, rounds: int, steps: int) -> float:
-    """Best-of-``rounds`` mean seconds of (residual loss + backward) with ``engine``."""
-    pde = get_pde(pde_name)()
+def build(pde: str, solver: str, preset: str, overrides: dict) -> tuple[torch.nn.Module, object, torch.optim.Optimizer]:
+    """The preset's network, objective and fused Adam, as ``sciml solve`` builds them (float32, CPU)."""
+    from sciml_core.config import build_config, deep_merge
+    from sciml_core.registry import get_pde, get_solver
+    from sciml_core.solver import RunContext
+
+    cls = get_solver(solver)
+    cfg = build_config(cls.Config, deep_merge(cls.preset_config(preset, pde), overrides))
     torch.manual_seed(0)
-    net = FieldNetwork(pde, ModelConfig(**model), ConstraintsConfig(initial="hard")).float()
-    dom = pde.domain()
-    g = torch.Generator().manual_seed(0)
-    coords = {"t": dom.t[0] + (dom.t[1] - dom.t[0]) * torch.rand(n, 1, generator=g)}
-    for d in dom.dims:
-        lo, hi = dom.bounds[d]
-        coords[d] = lo + (hi - lo) * torch.rand(n, 1, generator=g)
-    orders = required_orders(pde.residual, ("t", *dom.dims))
+    run = cls(get_pde(pde)(), cfg, RunContext(progress=False))
+    net = run.build_network().to(dtype=torch.float32)
+    objective = run.build_objective(net)
+    params = [p for p in net.parameters() if p.requires_grad]
+    return net, objective, torch.optim.Adam(params, lr=cfg.train.lr, fused=True)
 
-    def one_step() -> None:
-        d = AutogradDerivatives(net, coords) if engine == "reverse" else JetDerivatives(net.jet, coords, orders)
-        loss = sum(r.pow(2).mean() for r in pde.residual(d).values())
-        loss.backward()
 
-    available = jet_kernels.available
-    if engine == "jet-tensor":
-        jet_kernels.available = lambda *tensors: False
-    try:
-        for _ in range(3):
-            one_step()
-        best = float("inf")
+def timer(pde: str, solver: str, preset: str, engine: str):
+    """A function running ``n`` training steps of the preset with ``engine`` and returning seconds per step."""
+    overrides = {**ENGINES[engine], **(ONE_WINDOW if engine == "reverse" and solver == "causal-pinn" else {})}
+    net, objective, optimizer = build(pde, solver, preset, overrides)
+    state = {"step": 0}
+
+    def run(n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            optimizer.zero_grad(set_to_none=True)
+            loss, _ = objective.loss(state["step"])
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+        return (time.perf_counter() - start) / n
+
+    return run
+
+
+def measure(presets: list, engines: list[str], rounds: int, steps: int) -> dict[str, dict[str, float]]:
+    """Median seconds per step of every (preset, engine), engines interleaved round by round."""
+    out = {}
+    for pde, solver, preset in presets:
+        runs = {e: timer(pde, solver, preset, e) for e in engines}
+        for run in runs.values():
+            run(3)  # warm-up: kernels compiled, allocator primed
+        times: dict[str, list[float]] = {e: [] for e in engines}
         for _ in range(rounds):
-            start = time.perf_counter()
-            for _ in range(steps):
-                one_step()
-            best = min(best, (time.perf_counter() - start) / steps)
-    finally:
-        jet_kernels.available = available
-    return best
+            for e, run in runs.items():
+                # reverse mode is up to 10x slower: fewer steps per round keep the run short
+                times[e].append(run(max(1, steps // 4) if e == "reverse" else steps))
+        out[f"{pde}/{solver}/{preset}"] = {e: 1e3 * statistics.median(v) for e, v in times.items()}
+    return out
+
+
+def baseline(tree: Path, presets: list, rounds: int, steps: int) -> dict[str, float]:
+    """The default engine's ms per step with the package tree ``tree`` first on the path."""
+    code = (f"import sys, json; sys.path[:0] = [{str(tree)!r}, {str(Path(__file__).parent)!r}]; "
+            "import torch; torch.set_num_threads(1); import pinn_derivative_engines as b; "
+            f"print(json.dumps(b.measure({presets!r}, ['default'], {rounds}, {steps})))")
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return {k: v["default"] for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one small problem, few steps")
+    parser.add_argument("--quick", action="store_true", help="the quick Burgers preset, few steps")
+    parser.add_argument("--baseline", type=Path, help="package tree to time the presets' default engine with")
+    parser.add_argument("--baseline-only", action="store_true", help="time only the baseline tree")
+    parser.add_argument("--baseline-label", default="", help="what the baseline tree is (e.g. its commit)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    problems = {k: v for k, v in PROBLEMS.items() if not args.quick or k.startswith("burgers-mlp")}
-    rounds, steps = (1, 3) if args.quick else (5, 20)
-    rows, results = [], {"problems": {}}
-    for name, (pde, model, n) in problems.items():
-        ms = {e: 1e3 * step_time(pde, model, n, e, rounds, steps) for e in ("jet-kernels", "jet-tensor", "reverse")}
-        results["problems"][name] = {**{f"{e}_ms": v for e, v in ms.items()},
-                                     "speedup_vs_reverse": ms["reverse"] / ms["jet-kernels"]}
-        rows.append([name, ms["jet-kernels"], ms["jet-tensor"], ms["reverse"],
-                     f"{ms['reverse'] / ms['jet-kernels']:.2f}x"])
-    print_table(rows, header=["problem", "jet+kernels ms", "jet tensor ms", "reverse ms", "reverse / jet+kernels"])
-    results["threads"] = 1
-    write_results(__file__, results, args.quick)
+    presets = QUICK if args.quick else PRESETS
+    rounds, steps = (1, 2) if args.quick else (args.rounds, args.steps)
+    previous = RESULTS / "pinn_derivative_engines.json"
+    first = json.loads(previous.read_text()).get("before_first_run") if previous.exists() and not args.quick else None
+    if args.baseline_only:
+        before = baseline(args.baseline, presets, rounds, steps)
+        print_table([[k, v] for k, v in before.items()], header=["preset", "before ms"])
+        first = {"tree": str(args.baseline), "label": args.baseline_label, "date": machine_facts()["date"], "ms": before}
+        write_results(__file__, {"before_first_run": first, "threads": 1, "rounds": rounds, "steps_per_round": steps},
+                      args.quick)
+        return
+    measured, before = {}, {}
+    for preset in presets:  # the baseline right before each preset's own rounds: the host drifts little in between
+        before.update(baseline(args.baseline, [preset], rounds, steps) if args.baseline else {})
+        measured.update(measure([preset], ["compiled", "tensor", "reverse"], rounds, steps))
+    rows, results = [], {}
+    for name, ms in measured.items():
+        entry = {f"{e}_ms": v for e, v in ms.items()}
+        entry["compiled_speedup_vs_tensor"] = ms["tensor"] / ms["compiled"]
+        entry["compiled_speedup_vs_reverse"] = ms["reverse"] / ms["compiled"]
+        if name in before:
+            entry["before_ms"] = before[name]
+            entry["after_over_before"] = ms["compiled"] / before[name]
+        results[name] = entry
+        rows.append([name, ms["compiled"], ms["tensor"], ms["reverse"], f"{entry['compiled_speedup_vs_tensor']:.2f}x",
+                     f"{before[name]:.4g}" if name in before else "-",
+                     f"{entry['after_over_before']:.2f}" if name in before else "-"])
+    print_table(rows, header=["preset", "compiled ms", "tensor ms", "reverse ms", "tensor / compiled",
+                              "before ms", "after / before"])
+    write_results(__file__, {"presets": results, "threads": 1, "rounds": rounds, "steps_per_round": steps,
+                             "baseline_tree": str(args.baseline) if args.baseline else None,
+                             "baseline_label": args.baseline_label,
+                             **({"before_first_run": first} if first else {})}, args.quick)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@
 
 The same as ``sciml solve allen-cahn --solver causal-pinn --preset PRESET --out DIR``; the
 presets are listed in ``solvers/pinn/causal.py`` and documented in ``docs/pinn.md``.
-default = modified MLP 4 x 64 with random weight factorisation on [t, cos(pi x), sin(pi x)], exact IC, 2048 random points/step,
-32 causal chunks, eps 1e-2 -> 100, 30000 Adam steps (lr 1e-3 x 0.9 every 2000): rel L2 5.4e-3 in 766 s on a 2-core CPU.
-paper = tanh MLP 4 x 128 on the periodic embedding with 10 modes, IC in the loss with weight 100, 2048 points/step,
-eps = 100, 300k Adam steps (lr 1e-3 x 0.9 every 5000): a GPU run.
+default = a CPU setup, not the paper's: modified MLP 4 x 64 with random weight factorisation on
+[t, cos(pi x), sin(pi x)], exact IC (u = u0 + t N), 2048 random points per step in 32 causal chunks,
+eps 1e-2 -> 100, 30000 Adam steps (lr 1e-3 x 0.9 every 2000): rel L2 about 5e-3 in 13 min on a 2-core CPU.
+paper = the published setup: tanh MLP 4 x 128 on [t, cos(k pi x), sin(k pi x)], k <= 10, the fixed
+100 (t) x 256 (x) grid with one chunk per time, IC in the loss with weight 100, eps = 100,
+300k Adam steps (lr 1e-3 x 0.9 every 5000): a GPU run (docs/pinn.md gives its cost).
 """
 
 from solvers.pinn.recipe import main

@@ -7,8 +7,12 @@ Presets: a name is looked up among the solver's presets (``quick``, ``default``,
 ``paper``, ...) and then among the PDE's (literature regimes such as ``stable-spiral``).
 Overrides (``--set``): keys under ``pde.`` set PDE parameters, every other key the solver's
 config (``train.lr=1e-3``, ``model.width=64``).  A config file has the layout of a run's
-``config.toml`` (top-level ``pde``, ``solver``, ``preset``, ``seed``, ``device``, ``dtype``
-and the tables ``[pde_params]`` and ``[config]``), so any run can be repeated from its file.
+``config.toml`` (top-level ``pde``, ``solver``, ``preset``, ``seed``, ``device``, ``dtype``,
+``budget_s``, ``data`` (an operator's dataset file, absolute) and the tables ``[pde_params]``
+and ``[config]``), so any run can be repeated from its file.
+
+The run directory (see :mod:`.run`) is written only once every setting is valid; ``--resume``
+starts from the run's own config.toml and refuses settings that differ from it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from .config import build_config, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text, to_dict
+from .config import (build_config, check_seed, deep_merge, dumps_toml, parse_overrides, read_toml, read_toml_text,
+                     to_dict)
 from .device import dtype_name, resolve_device, resolve_dtype
-from .errors import CheckpointError, ConfigError, DivergenceError
+from .errors import CheckpointError, ConfigError, DivergenceError, SciMLError
 from .metrics import solution_rel_l2
 from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
@@ -31,13 +36,12 @@ from .run import RunDirectory, non_finite_keys
 from .solver import Result, RunContext, Solver
 from .train import distributed
 
-CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "pde_params", "config")
+CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "data", "pde_params", "config")
 _KEY_TYPES: dict[str, tuple[type, ...]] = {"pde": (str,), "solver": (str,), "preset": (str,), "seed": (int,),
-                                           "device": (str,), "dtype": (str,), "budget_s": (int, float),
+                                           "device": (str,), "dtype": (str,), "budget_s": (int, float), "data": (str,),
                                            "pde_params": (dict,), "config": (dict,)}
 #: settings a resumed run may change: where it runs and how long it may take
 RESUMABLE_CHANGES = ("device", "budget_s")
-SEED_LIMIT = 2**63
 
 
 def read_run_config(path: str | Path) -> dict[str, Any]:
@@ -56,13 +60,6 @@ def check_run_config(data: Mapping[str, Any], source: str = "config") -> dict[st
             kind = "a table" if dict in types else "a string" if str in types else "a number"
             raise ConfigError(f"{source}: {key!r} must be {kind}, got {value!r}")
     return dict(data)
-
-
-def check_seed(seed: Any, option: str = "--seed") -> int:
-    """A seed is an integer in [0, 2**63) (what torch and numpy both accept)."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
-        raise ConfigError(f"{option} must be an integer in [0, 2**63), got {seed!r}")
-    return seed
 
 
 def check_budget(budget_s: Any) -> float | None:
@@ -87,6 +84,38 @@ def settings_differences(stored: Mapping[str, Any], current: Mapping[str, Any], 
         elif a != b:
             out.append(f"{name} ({_show(a)} in the run, {_show(b)} now)")
     return out
+
+
+def _run_recorded(solver: Solver, run: RunDirectory | None, config_text: str, summary: dict[str, Any]) -> Any:
+    """``solver.run()`` inside its run directory: begun once every setting is valid; a diverged
+    run leaves metrics.json (status "diverged") and run.json saying so; a user mistake found
+    once running is rolled back (the disk as it was); any other failure is marked in run.json."""
+    if run is None:
+        return solver.run()
+    start = time.perf_counter()
+    run.begin(config_text)
+    try:
+        return solver.run()
+    except DivergenceError as exc:
+        ctx = solver.context
+        run.write_metrics({**summary, "rel_l2": None, "wall_s": round(time.perf_counter() - start, 3),
+                           "device": str(ctx.device), "dtype": dtype_name(ctx.dtype), "seed": ctx.seed,
+                           "status": "diverged", "message": str(exc)})
+        run.end_with(exc)
+        raise
+    except SciMLError:
+        run.rollback()
+        raise
+    except BaseException as exc:
+        run.end_with(exc)
+        raise
+
+
+def _refuse_differences(run: RunDirectory, stored: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    differ = settings_differences({k: v for k, v in stored.items() if k in current}, current)
+    if differ:
+        raise ConfigError(f"--resume: the settings differ from the run in {str(run.path)!r}: {'; '.join(differ)}; "
+                          "resume with the run's own settings, or start a new run (--force or another --out)")
 
 
 def _show(value: Any) -> str:
@@ -155,6 +184,9 @@ def solve(
         file_cfg = check_run_config(config)
     elif stored is not None:  # resume: the run's own settings
         file_cfg = {k: v for k, v in stored.items() if k not in RESUMABLE_CHANGES}
+        named = {"pde": pde if isinstance(pde, str) else getattr(pde, "name", None),
+                 "solver": solver if isinstance(solver, str) else getattr(solver, "name", None)}
+        _refuse_differences(RunDirectory.existing(out), file_cfg, {k: v for k, v in named.items() if v is not None})
     pde = pde if pde is not None else file_cfg.get("pde")
     solver = solver if solver is not None else file_cfg.get("solver")
     if pde is None or solver is None:
@@ -192,6 +224,7 @@ def solve(
                           "for many samples")
     default_dtype = "float64" if solver_cls.kind == "reference" else "float32"
     dtype_obj = resolve_dtype(dtype or file_cfg.get("dtype", default_dtype))
+    data = data if data is not None else file_cfg.get("data")
     context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
                          data=Path(data) if data is not None else None, run=run,
                          progress=progress and distributed.is_main())
@@ -200,41 +233,23 @@ def solve(
     resolved = {
         "pde": pde_obj.name, "solver": solver_cls.name, "preset": preset or "default", "seed": seed,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "budget_s": budget_s,
-        "pde_params": pde_obj.params(), "config": to_dict(cfg),
+        "data": str(Path(data).resolve()) if data is not None else None, "pde_params": pde_obj.params(), "config": to_dict(cfg),
     }
     config_text = dumps_toml(resolved)
     if resume and stored is not None:
-        differ = settings_differences(stored, read_toml_text(config_text))
-        if differ:
-            raise ConfigError(f"--resume: the settings differ from the run in {str(out)!r}: {'; '.join(differ)}; "
-                              "resume with the run's own settings, or start a new run (--force or another --out)")
+        _refuse_differences(RunDirectory.existing(out), stored, read_toml_text(config_text))
 
     torch.manual_seed(seed)
     start = time.perf_counter()
-    if run is not None:
-        run.begin(config_text)
-    try:
-        output = solver_obj.run()
-    except DivergenceError as exc:
-        if run is not None:
-            run.write_metrics({"pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind,
-                               "preset": preset or "default", "rel_l2": None,
-                               "wall_s": round(time.perf_counter() - start, 3), "device": str(device_obj),
-                               "dtype": dtype_name(dtype_obj), "seed": seed, "status": "diverged", "message": str(exc)})
-            run.end_with(exc)
-        raise
-    except BaseException as exc:
-        if run is not None:
-            run.end_with(exc)
-        raise
+    summary = {"pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default"}
+    output = _run_recorded(solver_obj, run, config_text, summary)
     wall_s = time.perf_counter() - start
 
     solution = output.solution
     solution.attrs.update({"pde": pde_obj.name, "solver": solver_cls.name, "pde_params": json.dumps(pde_obj.params()),
                            "solver_config": json.dumps(to_dict(cfg)), "seed": seed, "sciml_version": _version()})
     metrics = {
-        "pde": pde_obj.name, "solver": solver_cls.name, "kind": solver_cls.kind, "preset": preset or "default",
-        "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
+        **summary, "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
         "seed": seed, "status": output.status, "ranks": ranks, **output.metrics,
     }

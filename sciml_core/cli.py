@@ -23,22 +23,31 @@ class _Parser(argparse.ArgumentParser):
         raise SciMLError(f"{self.prog}: {message}")
 
 
+def _presets(cls: Any) -> str:
+    smoke = getattr(cls, "smoke_presets", ())
+    return ", ".join(f"{p} (smoke test)" if p in smoke else p for p in cls.presets)
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    from .data.specs import list_datasets, load_spec, missing_generator
     from .registry import list_pdes, list_solvers
 
     print("solvers:")
     for name, cls in list_solvers().items():
-        print(f"  {name:<22} {cls.kind:<10} presets: {', '.join(cls.presets)}"
-              f"{'  PDEs: ' + ', '.join(cls.pdes) if cls.pdes else ''}")
+        print(f"  {name:<22} {cls.kind:<10} {cls.description}")
+        print(f"  {'':<22} {'':<10} presets: {_presets(cls)}{'; PDEs: ' + ', '.join(cls.pdes) if cls.pdes else ''}")
     print("PDEs:")
     for name, cls in list_pdes().items():
         presets = f"  presets: {', '.join(cls.presets)}" if cls.presets else ""
         print(f"  {name:<22} {cls.description}{presets}")
-    from .data.specs import list_datasets
-
-    print("datasets:")
+    print("datasets (sciml data generate NAME):")
     for name, description in list_datasets().items():
-        print(f"  {name:<22} {description}")
+        try:
+            missing = missing_generator(load_spec(name))
+        except SciMLError as exc:
+            missing = str(exc)
+        note = f"  (not available yet: needs {missing})" if missing else ""
+        print(f"  {name:<22} {description}{note}")
     return 0
 
 
@@ -92,7 +101,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="sciml", description="Scientific ML: PINNs, neural operators and spectral references.")
+    parser.add_argument("--version", action="version", version=f"sciml {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="solvers, PDEs, presets and datasets")
@@ -146,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stdout = open(os.devnull, "w")
         return 0
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
 
 
 if __name__ == "__main__":

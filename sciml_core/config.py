@@ -133,6 +133,25 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     return value
 
 
+SEED_LIMIT = 2**63
+
+
+def check_seed(seed: Any, option: str = "--seed") -> int:
+    """A seed is an integer in [0, 2**63) (what torch and numpy both accept)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{option} must be an integer in [0, 2**63), got {seed!r}")
+    return seed
+
+
+def check_plain_name(name: str, what: str) -> str:
+    """A name that becomes a file name: letters, digits, '.', '_', '-', not starting with '.'."""
+    import re
+
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", name) or ".." in name:
+        raise ConfigError(f"{what} {name!r} must be a plain name (letters, digits, '.', '_', '-'; no '/' or '..')")
+    return name
+
+
 def build_config(cls: type[C], data: Mapping[str, Any] | None = None, prefix: str = "") -> C:
     """Build config dataclass ``cls`` from ``data``; unknown keys and bad types raise ConfigError."""
     data = dict(data or {})

@@ -175,14 +175,29 @@ def animate(solution: Any, field: str, path: Path, max_frames: int = 40, duratio
         (line,) = ax.plot(x, np.asarray(da.isel(t=0)), lw=1.5)
         ax.set(xlabel=spatial[0], ylabel=_label(da, field), ylim=(vmin, vmax), xlim=(x[0], x[-1]))
         update = line.set_ydata
-    title = ax.set_title("")
-    images = []
-    for i in idx:
+    title = ax.set_title(f"{_heading(solution, field)}\nt = {t[-1]:.4g}")
+    moving = (image if len(spatial) == 2 else line, title)
+    fig.canvas.draw()  # lay out with the title in place, then freeze the layout
+    fig.set_layout_engine("none")
+    moving[0].set_visible(False)  # draw the still parts once, then only what changes (blitting);
+    title.set_text("")            # a hidden title would be moved, an empty one stays
+    fig.canvas.draw()
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    moving[0].set_visible(True)
+    images, palette = [], None
+    for i in idx[::-1]:  # last frame first: its palette serves the others
         update(np.asarray(da.isel(t=i)))
         title.set_text(f"{_heading(solution, field)}\nt = {t[i]:.4g}")
-        fig.canvas.draw()
-        images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3]).quantize(colors=128))
+        fig.canvas.restore_region(background)
+        for artist in moving:
+            ax.draw_artist(artist)
+        rgb = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+        # one palette for the whole animation, from the last frame (the still parts and the
+        # colour map are the same in every frame): mapping onto it is cheaper than quantizing each
+        palette = palette or rgb.quantize(colors=128)
+        images.append(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
     plt.close(fig)
+    images.reverse()
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
     return path

@@ -223,6 +223,8 @@ class RunDirectory:
         """Create the directory (clearing a previous run of ours unless resuming), write
         ``config.toml`` (kept as it is on ``--resume``) and ``run.json`` (status running)."""
         self.check()
+        self._created = not self.path.exists()
+        self._previous_marker = (self.path / MARKER).read_text() if (self.path / MARKER).exists() else None
         if not self.resume and self.path.exists():
             for name in _OURS:
                 (self.path / name).unlink(missing_ok=True)
@@ -231,6 +233,15 @@ class RunDirectory:
         if not (self.resume and (self.path / "config.toml").exists()):
             self.write_config(config_text)
         self._write_marker({"status": "running", "started": _now(started)})
+
+    def rollback(self) -> None:
+        """Undo :meth:`begin` for a run refused once it started (a checkpoint that does not fit,
+        an option the device lacks): a directory it created goes, a resumed run's marker is
+        restored, so a refused command leaves the disk as it was."""
+        if getattr(self, "_created", False):
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.resume and self._previous_marker is not None:
+            write_text_atomic(self.path / MARKER, self._previous_marker)
 
     def end(self, status: str = "complete", error: str | None = None) -> None:
         """Record how the run ended in ``run.json``; "complete" is the last write of a run."""

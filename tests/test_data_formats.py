@@ -156,8 +156,9 @@ def test_missing_dataset_truncated_and_foreign_files(tmp_path: Path, capsys: pyt
         assert main(["data", cmd, str(truncated)]) == 2
         err = capsys.readouterr().err
         assert str(truncated) in err and "truncated or corrupt" in err and err.count("\n") == 1
-    with pytest.raises(DataError, match="missing attr 'sciml_schema'"):
-        read_header(good)  # a PDEBench file is not ours
+    with pytest.raises(DataError, match=r"a PDEBench 1D file .*, not a sciml dataset; convert it first: "
+                                         r"sciml data convert .*good.hdf5 --from pdebench --out"):
+        read_header(good)  # a PDEBench file is not ours, and the message says what to do
     with pytest.raises(DataError, match="no such file"):
         read_header(tmp_path / "absent.h5")
     with pytest.raises(DataError, match="neither a 'tensor' dataset nor seed groups"):
@@ -185,7 +186,7 @@ def test_validate_catches_nan_and_bad_shapes(tmp_path: Path) -> None:
 def _hand_built(path: Path, u_shape: tuple[int, ...], x: np.ndarray) -> None:
     with h5py.File(path, "w") as f:
         for key in ("sciml_schema", "pde", "pde_params", "solver", "solver_config", "seed", "sciml_version"):
-            f.attrs[key] = "sciml-dataset/1" if key == "sciml_schema" else "{}"
+            f.attrs[key] = "sciml-dataset/1" if key == "sciml_schema" else 0 if key == "seed" else "{}"
         f["sample"], f["t"], f["x"] = np.arange(3), np.arange(4.0), x
         f["u"] = np.zeros(u_shape)
         f["u"].attrs["role"] = "field"

@@ -80,7 +80,7 @@ def test_ridge_regression_gradients_match_fd_and_unrolled(ridge_data, solve):
     uX, uy, ul = torch.autograd.grad(wu @ v, (Xu, yu, lu))
     assert rel(gX, uX) < RTOL and rel(gy, uy) < RTOL and rel(gl, ul) < RTOL
 
-    closed = lambda X_, y_, l_: torch.linalg.solve(X_.T @ X_ + l_ * torch.eye(6, dtype=DT), X_.T @ y_) @ v  # noqa
+    closed = lambda X_, y_, l_: torch.linalg.solve(X_.T @ X_ + l_ * torch.eye(6, dtype=DT), X_.T @ y_) @ v
     assert rel(gX, fd_grad(lambda t: closed(t, y, lam), X)) < RTOL
     assert rel(gy, fd_grad(lambda t: closed(X, t, lam), y)) < RTOL
     assert rel(gl, fd_grad(lambda t: closed(X, y, t), lam)) < RTOL
@@ -93,7 +93,7 @@ def test_forward_mode_jvp_matches_fd(ridge_data):
     tX, ty = torch.randn(X.shape, generator=g, dtype=DT), torch.randn(y.shape, generator=g, dtype=DT)
     tl = torch.tensor(0.7, dtype=DT)
     _, d = torch.func.jvp(lambda a, b, c: fit(torch.zeros(6, dtype=DT), a, b, c), (X, y, lam), (tX, ty, tl))
-    closed = lambda a, b, c: torch.linalg.solve(a.T @ a + c * torch.eye(6, dtype=DT), a.T @ b)  # noqa: E731
+    closed = lambda a, b, c: torch.linalg.solve(a.T @ a + c * torch.eye(6, dtype=DT), a.T @ b)
     eps = 1e-6
     fd = (closed(X + eps * tX, y + eps * ty, lam + eps * tl) - closed(X - eps * tX, y - eps * ty, lam - eps * tl)) / (2 * eps)
     assert rel(d, fd) < RTOL
@@ -188,7 +188,7 @@ def test_backward_memory_does_not_grow_with_forward_iterations():
     sizes, saved = [], []
     for steps in (10, 200):
         solver = custom_fixed_point(T)(functools.partial(iterate, steps=steps))
-        x, nbytes = _saved_bytes(lambda: solver(torch.zeros(6, dtype=DT), m, c))
+        x, nbytes = _saved_bytes(functools.partial(solver, torch.zeros(6, dtype=DT), m, c))
         sizes.append(_graph_size(x))
         saved.append(nbytes)
     assert sizes[0] == sizes[1] and saved[0] == saved[1]
@@ -231,7 +231,7 @@ def test_least_squares_gradients_match_fd_and_unrolled(method):
     with torch.no_grad():  # directional finite differences along random directions
         for _ in range(3):
             e = torch.randn(data.shape, generator=gen, dtype=DT)
-            loss = lambda dd: (newton(out.x, dd, ridge) * v).sum()  # noqa: E731
+            loss = lambda dd: (newton(out.x, dd, ridge) * v).sum()
             fd = (loss(data + 1e-5 * e) - loss(data - 1e-5 * e)) / 2e-5
             assert abs(float((g * e).sum() - fd)) < RTOL * abs(float(fd))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -262,3 +263,47 @@ def test_grid_collocation_counts_the_points_it_places() -> None:
     assert torch.all(times == times[:, :1]) and len(times[:, 0].unique()) == 32  # one chunk per time
     loss, logs = obj.loss(0)
     assert torch.isfinite(loss) and len(logs["causal_w"]) == 32
+
+
+def test_paper_presets_are_the_published_setups() -> None:
+    """Allen-Cahn and KS ``paper``: the published networks, collocation, schedules and IC terms."""
+    cls = get_solver("causal-pinn")
+    ac = build_config(cls.Config, cls.preset_config("paper", "allen-cahn"))
+    assert (ac.model.arch, ac.model.width, ac.model.depth, ac.model.periodic_modes) == ("mlp", 128, 4, 10)
+    assert (ac.sampling.method, ac.sampling.grid_shape, ac.sampling.resample_every) == ("grid", [100, 256], 0)
+    assert (ac.causal.n_chunks, ac.causal.eps_schedule, ac.constraints.initial, ac.weights.initial) == \
+        (100, [100.0], "soft", 100.0)
+    assert (ac.train.adam_steps, ac.train.lr, ac.train.decay_rate, ac.train.decay_steps) == (300000, 1e-3, 0.9, 5000)
+    ks = build_config(cls.Config, cls.preset_config("paper", "kuramoto-sivashinsky"))
+    assert (ks.model.arch, ks.model.width, ks.model.depth, ks.model.periodic_modes) == ("modified", 256, 3, 5)
+    assert (ks.causal.windows, ks.causal.max_steps_per_eps, ks.causal.check_every, ks.causal.n_chunks) == \
+        (10, 200000, 1000, 32)
+    assert ks.causal.restart_schedule and not ks.causal.warm_start and ks.causal.stop_on_convergence
+    assert (ks.constraints.initial, ks.weights.initial, ks.causal.initial_in_weights) == ("soft", 1000.0, True)
+    assert ks.train.adam_steps == 10 * 5 * 200000 and ks.sampling.n_residual == 32 * 64
+
+
+def test_initial_loss_inside_the_weights() -> None:
+    """causal.initial_in_weights: w_i = exp(-eps (sum_{k<i} L_k + lambda_ic L_ic))."""
+    torch.manual_seed(0)
+    obj = _objective("constraints.initial=soft", "causal.initial_in_weights=true", "weights.initial=10",
+                     "causal.eps_schedule=[0.1]", dtype=torch.float64)
+    _, logs = obj.loss(0)
+    plain = causal_weights(torch.tensor([0.0]), 0.1)  # = 1
+    assert logs["causal_w"][0] == pytest.approx(float(plain * math.exp(-0.1 * 10 * logs["loss_initial"])), abs=1e-5)
+    assert logs["causal_w"][0] < 0.99
+
+
+def test_published_schedule_runs_every_stage_of_every_window_then_stops(tmp_path) -> None:
+    """The KS paper preset shrunk: soft IC in every window, each window re-initialised, every
+    (window, eps) stage capped at 3 steps; training stops after the last stage (10 x 5 x 3 steps)."""
+    overrides = ["model.width=8", "model.depth=2", "model.periodic_modes=1", "sampling.n_residual=64",
+                 "sampling.n_initial=16", "causal.n_chunks=4", "causal.max_steps_per_eps=3", "causal.check_every=1",
+                 "train.adam_steps=1000", "train.log_every=1", "train.checkpoint_every=0", "threads=1"]
+    result = solve("kuramoto-sivashinsky", "causal-pinn", preset="paper", overrides=overrides, out=tmp_path / "run",
+                   progress=False)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
+    assert result.metrics["steps"] == len(rows) == 150 and result.metrics["causal_window"] == 9
+    assert sorted({(r["window"], r["eps"]) for r in rows}) == sorted((w, e) for w in range(10)
+                                                                      for e in (1e-2, 1e-1, 1.0, 10.0, 100.0))
+    assert all("loss_initial" in r for r in rows) and np.isfinite(result.metrics["rel_l2"])

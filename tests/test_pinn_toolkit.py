@@ -3,6 +3,7 @@ gradient-norm balancing, and the vanilla solver still training with soft constra
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 
 from sciml_core import solve
 from sciml_core.errors import ConfigError
+from sciml_core.nn import AutogradDerivatives, Jet, JetDerivatives
 from sciml_core.registry import get_pde
 from solvers.pinn.balancing import BalancingConfig, GradNormBalancer
 from solvers.pinn.base import PINNConfig, PINNObjective
@@ -165,3 +167,84 @@ def test_eval_every_logs_the_error_that_the_final_metrics_report(tiny_pinn_overr
     assert sorted(logged) == [15, 30]
     assert logged[15] != logged[30]
     assert logged[30] == pytest.approx(result.metrics["rel_l2"], rel=1e-6)  # same network, same grid
+
+
+def test_total_loss_adds_each_weighted_soft_term() -> None:
+    """The objective's loss is w_r mean(r^2) + w_i (initial misfit) + w_b (Dirichlet misfit per
+    face), each recomputed here from the network's plain forward pass and reverse mode (float64),
+    with distinct weights: dropping or mis-weighting any term fails."""
+    torch.manual_seed(0)
+    pde = get_pde("burgers")()
+    config = PINNConfig(model=ModelConfig(width=8, depth=2))
+    config.sampling.n_residual, config.sampling.n_initial, config.sampling.n_boundary = 64, 16, 16
+    config.weights.residual, config.weights.initial, config.weights.boundary = 1.5, 3.0, 7.0
+    net = FieldNetwork(pde, config.model, config.constraints).double()
+    objective = PINNObjective(pde, net, config, torch.device("cpu"), torch.float64, seed=0)
+    total, logs = objective.loss(0)
+
+    residual = pde.residual(AutogradDerivatives(net, objective.residual_points))["u"].pow(2).mean()
+    ic = objective.initial_points
+    initial = (net(ic)["u"] + torch.sin(np.pi * ic["x"])).pow(2).mean()  # u0 = -sin(pi x)
+    faces = [{"t": objective.boundary_points["t"], "x": torch.full_like(objective.boundary_points["t"], e)}
+             for e in (-1.0, 1.0)]
+    boundary = sum(net(face)["u"].pow(2).mean() for face in faces)  # u = 0 on both walls
+    assert initial > 1e-3 and boundary > 1e-3
+    expected = 1.5 * residual + 3.0 * initial + 7.0 * boundary
+    assert total.item() == pytest.approx(expected.item(), rel=1e-10)
+    assert logs["loss_initial"] == pytest.approx(initial.item(), rel=1e-10)
+
+
+def _all_derivatives(d, names=("u", "u_t", "u_tt", "u_x", "u_xx", "u_xxx", "u_xxxx")) -> dict[str, torch.Tensor]:
+    return {name: d[name] for name in names}
+
+
+def test_field_network_jets_match_reverse_mode_with_hard_constraints_and_fade() -> None:
+    """The whole Burgers network (modified MLP with weight factorisation, hard IC, hard walls,
+    faded IC) on jets against nested reverse mode through its forward pass: every derivative
+    to 4th order and the parameter gradient of a residual-like loss (float64)."""
+    torch.manual_seed(0)
+    pde = get_pde("burgers")()
+    constraints = ConstraintsConfig(initial="hard", boundary="hard", initial_decay=3.0)
+    net = FieldNetwork(pde, ModelConfig(width=8, depth=2, arch="modified", factorize=True), constraints).double()
+    g = torch.Generator().manual_seed(1)
+    coords = {"t": torch.rand(30, 1, generator=g, dtype=torch.float64),
+              "x": 2 * torch.rand(30, 1, generator=g, dtype=torch.float64) - 1}
+    jets = _all_derivatives(JetDerivatives(net.jet, coords, {"t": 2, "x": 4}))
+    reverse = _all_derivatives(AutogradDerivatives(net, coords))
+    for name in jets:
+        torch.testing.assert_close(jets[name], reverse[name], rtol=1e-9, atol=1e-10, msg=name)
+    params = list(net.parameters())
+
+    def grads(d):
+        return torch.autograd.grad((d["u_t"] + d["u"] * d["u_x"] - d["u_xxxx"] * d["u_tt"]).pow(2).mean(), params)
+
+    for a, b in zip(grads(jets), grads(reverse)):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-11)
+
+
+def test_marching_window_jets_match_reverse_mode_through_the_whole_chain() -> None:
+    """Window 3 of a KS march on jets (its initial state the detached end-state jet of window
+    2, itself built on window 1's) against reverse mode through a copy whose windows pass their
+    end states on with the graph in x kept: values, u_t and u_x..u_xxxx (float64)."""
+    torch.manual_seed(0)
+    pde = get_pde("kuramoto-sivashinsky")()
+    marching = MarchingNetwork(pde, ModelConfig(width=8, depth=2, arch="modified", periodic_modes=2), HARD,
+                               windows=3).double()
+    for net in marching.nets:
+        for p in net.parameters():
+            p.data.normal_(0.0, 0.5)
+    reference = copy.deepcopy(marching)
+    for prev, net in zip(reference.nets[:-1], reference.nets[1:]):
+        def initial(coords, orders, prev=prev):  # the previous window's end state, differentiable in x
+            t = torch.full_like(coords["x"], prev.t_range[1])
+            return {f: Jet.from_parts(v, {}) for f, v in prev({"t": t, **coords}).items()}
+        net.initial_fn = initial
+    g = torch.Generator().manual_seed(2)
+    coords = {"t": 2 / 3 + torch.rand(20, 1, generator=g, dtype=torch.float64) / 3,
+              "x": 2 * torch.rand(20, 1, generator=g, dtype=torch.float64) - 1}
+    names = ("u", "u_t", "u_x", "u_xx", "u_xxx", "u_xxxx")
+    jets = _all_derivatives(JetDerivatives(marching.nets[2].jet, coords, {"t": 1, "x": 4}), names)
+    reverse = _all_derivatives(AutogradDerivatives(reference.nets[2], coords), names)
+    for name in names:
+        torch.testing.assert_close(jets[name], reverse[name], rtol=1e-9, atol=1e-9, msg=name)
+    assert reverse["u_xxxx"].abs().max() > 1.0  # a non-trivial field

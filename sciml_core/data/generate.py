@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ..config import build_config, to_dict
+from ..config import build_config, check_seed, to_dict
 from ..errors import ConfigError, DataError, NotImplementedForError, OutputError, UnknownNameError
 from .initial_conditions import build_ic
 from .schema import Layout, create_file, open_h5, read_header
@@ -89,7 +89,9 @@ class Problem:
             if key not in to_dict(self.pde):
                 raise ConfigError(f"parameters.{key}: PDE {spec.pde!r} has no parameter {key!r}")
         self.ic = build_ic(spec.initial_condition)
-        grid = solver_cls(self.pde, self.config, self.context).grid()
+        solver = solver_cls(self.pde, self.config, self.context)
+        self.config = solver.resolved_config()  # the step, grid and tolerances used, for the provenance
+        grid = solver.grid()
         self.coords = {d: np.asarray(c, dtype=np.float64) for d, c in grid.items()}
         self.t_out = spec.times.values(self.pde.t_end)
         self.fields = tuple(self.pde.fields)
@@ -238,16 +240,19 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
         if workers > 1:
             raise ConfigError("--workers and --scheduler: with a Dask scheduler its workers do the work; "
                               "give one or the other")
-    blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
+    check_seed(seed)
     pde_cls, solver_cls = resolve(spec)
     problem = Problem(spec, pde_cls, solver_cls, seed)
     out = Path(out)
+    check_size(spec, problem, out, shard)
+    blocks = plan_blocks(spec.n_samples, spec.block_size, shard)
     fp = fingerprint(spec.as_dict(), seed, shard)
+    create = _prepare_output(out, fp, force)  # refusals first: nothing is written for a refused command
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the directory of --out {str(out)!r}: {exc.strerror or exc}") from None
-    if _prepare_output(out, fp, force):
+    if create:
         samples = np.arange(blocks[0][0], blocks[-1][-1] + 1)
         attrs = {"name": spec.name, "pde": spec.pde, "pde_params": to_dict(problem.pde), "solver": spec.solver.name,
                  "solver_config": to_dict(problem.config), "seed": seed, "spec": spec.as_dict(),
@@ -275,10 +280,25 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
             _write_block(out, result, first)
             bar.update(len(result["indices"]))
     if compression and not _compressed(out, problem.fields[0]):
-        from .merge import merge
+        from .merge import recompress
 
-        merge([out], out, compression=compression, require_full=False, force=True)
+        recompress(out, compression)
     return GenerateReport(out, len(header.samples), n_done, time.perf_counter() - start)
+
+
+def check_size(spec: DatasetSpec, problem: Problem, out: Path, shard: tuple[int, int] | None) -> None:
+    """Refuse, naming the sizes, a dataset whose file cannot fit on the disk of ``out`` or whose
+    bookkeeping and per-block arrays cannot fit in memory (before anything is allocated)."""
+    from ..device import require_disk, require_memory
+
+    n = spec.n_samples if shard is None else -(-spec.n_samples // shard[1])
+    points = int(np.prod([len(c) for c in problem.coords.values()])) * len(problem.t_out)
+    per_sample = points * len(problem.fields) * np.dtype(spec.dtype).itemsize + 8 * (2 + len(problem.dists)
+                                                                                    + len(problem.ic_draws))
+    what = f"dataset {spec.name!r} ({n} samples of {points} values x {len(problem.fields)} fields)"
+    require_disk(n * per_sample, out, what)
+    block = min(spec.block_size, n) * points * len(problem.fields) * 8 * 4  # float64 result, copies
+    require_memory(n * 64 + block, what)  # index plan and masks per sample, one block being integrated
 
 
 def _compressed(out: Path, name: str) -> bool:

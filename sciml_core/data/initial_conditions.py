@@ -4,8 +4,10 @@ Each distribution is a pure function ``fn(rng, coords, fields, options) -> (init
 ``rng`` is the sample's own generator (``np.random.default_rng([seed, index])``), ``coords``
 the solver's 1-D grid arrays in dims order, ``fields`` the PDE's field names, ``options`` the
 distribution's validated options dataclass.  ``initial[field]`` has the grid's shape;
-``draws`` holds the scalar random choices (centre, arm count, ...) stored per sample as
-``ic_<name>`` variables.  The same ``rng`` state always gives the same arrays.
+``draws`` holds every scalar random choice (each mode's wavenumber, amplitude and phase, a
+spiral's centre and arm count, ...), stored per sample as ``ic_<name>`` variables, so a
+sample's initial state can be rebuilt from the file alone (the Gaussian random field draws
+a whole noise field: it is rebuilt from ``(seed, index)``).  The same ``rng`` state always gives the same arrays.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def sine_sum(rng: np.random.Generator, coords: dict[str, np.ndarray], fields: tu
     k = rng.integers(1, o.k_max + 1, o.n_modes)
     phase = rng.uniform(0.0, 2 * np.pi, o.n_modes)
     u = (amp[:, None] * np.sin(2 * np.pi * k[:, None] * (x[None, :] - x[0]) / length + phase[:, None])).sum(0)
-    return {name: u}, {"k0": float(k[0]), "a0": float(amp[0])}
+    draws = {f"{key}{i}": float(v[i]) for i in range(o.n_modes) for key, v in (("k", k), ("a", amp), ("phi", phase))}
+    return {name: u}, draws
 
 
 @dataclass
@@ -112,7 +115,8 @@ def fourier_series(rng: np.random.Generator, coords: dict[str, np.ndarray], fiel
     arg = 2 * np.pi * k[:, None] * (x[None, :] - x[0]) / length
     u = (a[:, None] * np.cos(arg) + b[:, None] * np.sin(arg)).sum(0)
     u = o.mean + o.amplitude * u / max(np.abs(u).max(), 1e-12)
-    return {name: u}, {"a1": float(a[0]), "b1": float(b[0])}
+    draws = {f"{key}{i + 1}": float(v[i]) for i in range(o.k_max) for key, v in (("a", a), ("b", b))}
+    return {name: u}, draws
 
 
 @dataclass

@@ -52,13 +52,27 @@ def _check_inputs(headers: list[Header], require_full: bool) -> np.ndarray:
 def merge(inputs: Sequence[str | Path], out: str | Path, *, compression: str | None = None,
           virtual: bool = False, require_full: bool = True, force: bool = False) -> Path:
     """Merge ``inputs`` into ``out``; refuses to overwrite an existing ``out`` without ``force``."""
-    from ..run import atomic_path
-
     out = Path(out)
     if not inputs:
         raise DataError("merge: no input files")
+    for p in inputs:
+        if Path(p).resolve() == out.resolve():
+            raise OutputError(f"--out {str(out)!r} is one of the input files ({str(p)!r}); merging into an input "
+                              "would destroy it: name a new file")
     if out.exists() and not force:
         raise OutputError(f"--out {str(out)!r} exists; pass --force to overwrite it")
+    return _write_merged(inputs, out, compression, virtual, require_full)
+
+
+def recompress(path: Path, compression: str) -> Path:
+    """Rewrite one complete-or-partial dataset file with ``compression`` (a copy, then a rename)."""
+    return _write_merged([path], path, compression, virtual=False, require_full=False)
+
+
+def _write_merged(inputs: Sequence[str | Path], out: Path, compression: str | None, virtual: bool,
+                  require_full: bool) -> Path:
+    from ..run import atomic_path
+
     headers = sorted((read_header(p) for p in inputs), key=lambda h: int(h.samples[0]))
     samples = _check_inputs(headers, require_full)
     first = headers[0]

@@ -167,13 +167,52 @@ def open_h5(path: str | Path, mode: str = "r", wait_s: float = 0.0) -> h5py.File
             time.sleep(0.05)
 
 
+def _source_candidates(vds_file: Path, name: str) -> list[Path]:
+    """Where HDF5 looks for a virtual dataset's source file: as given (relative to the working
+    directory), then relative to the directory of the file holding the virtual dataset."""
+    if name == ".":
+        return [vds_file]
+    given = Path(name)
+    return [given] if given.is_absolute() else [given, vds_file.parent / given]
+
+
+def check_virtual_sources(f: h5py.File, path: Path, _seen: tuple[Path, ...] = ()) -> None:
+    """DataError for a virtual dataset whose source is missing or leads back to a file on the
+    way (HDF5 would return fill values, or recurse until it crashes); checked before any read."""
+    here = path.resolve()
+    seen = (*_seen, here)
+    for name, obj in f.items():
+        if not (isinstance(obj, h5py.Dataset) and obj.is_virtual):
+            continue
+        for source in {m.file_name for m in obj.virtual_sources()}:
+            found = next((c for c in _source_candidates(path, source) if c.exists()), None)
+            if found is None:
+                raise DataError(f"{path}: {name!r} is a virtual dataset whose source file {source!r} is missing "
+                                "(the shards must stay where 'sciml data merge --virtual' found them)")
+            if found.resolve() in seen:
+                target = "itself" if found.resolve() == here else repr(str(found))
+                raise DataError(f"{path}: {name!r} is a virtual dataset that references {target} (a broken merge "
+                                "output: regenerate it from the shards)")
+            if len(seen) < 8:
+                try:
+                    with h5py.File(found, "r", locking=False) as g:
+                        check_virtual_sources(g, found, seen)
+                except OSError as exc:
+                    raise DataError(f"{path}: source file {str(found)!r} of {name!r} is not readable: {exc}") from None
+
+
 def read_header(path: str | Path) -> Header:
     """Check the schema (attrs, variables, dims, shapes) and return the header; DataError if bad."""
     path = Path(path)
     with open_h5(path) as f:
+        check_virtual_sources(f, path)
         attrs = {k: _text(v) for k, v in f.attrs.items()}
         missing = [a for a in REQUIRED_ATTRS if a not in attrs]
         if missing:
+            foreign = foreign_format(f)
+            if foreign is not None:
+                raise DataError(f"{path}: {foreign[0]}, not a sciml dataset; convert it first: "
+                                f"sciml data convert {path} --from {foreign[1]} --out {path.with_suffix('')}.sciml.h5")
             raise DataError(f"{path}: missing attr {missing[0]!r} (not a sciml dataset file?)")
         if attrs["sciml_schema"] != SCHEMA:
             raise DataError(f"{path}: unsupported schema {attrs['sciml_schema']!r} (expected {SCHEMA!r})")
@@ -203,12 +242,45 @@ def read_header(path: str | Path) -> Header:
                       tuple(n[3:] for n in roles["ic"]), f["sample"][:], f["completed"][:].astype(bool))
 
 
+def foreign_format(f: h5py.File) -> tuple[str, str] | None:
+    """(what the file is, its ``convert --from`` name) for the layouts we read: PDEBench's
+    single-file (``tensor``) and per-seed (``0000/data``) files, MP-PDE's split groups."""
+    if isinstance(f.get("tensor"), h5py.Dataset) and "x-coordinate" in f:
+        return "a PDEBench 1D file (tensor, x-coordinate, t-coordinate)", "pdebench"
+    groups = [k for k in f if isinstance(f.get(k), h5py.Group)]
+    if any(k.isdigit() and isinstance(f[k].get("data"), h5py.Dataset) for k in groups):
+        return "a PDEBench per-seed file (groups 0000, 0001, ... with data and grid)", "pdebench"
+    if any(any(n.startswith("pde_") for n in f[k]) for k in groups if k in ("train", "valid", "test")):
+        return "an MP-PDE file (train/valid/test groups with pde_{nt}-{nx})", "mppde"
+    return None
+
+
+#: storage types the schema allows, per variable role
+DTYPES = {"field": ("float32", "float64"), "parameter": ("float64", "float32"), "ic": ("float64", "float32"),
+          "completed": ("int8", "uint8")}
+JSON_ATTRS = ("pde_params", "solver_config", "spec")
+
+
 def validate_file(path: str | Path, chunk: int = 64) -> Header:
-    """Full check: schema, shapes, completeness, and no NaN/inf in any field or parameter.
+    """Full check: schema, shapes, storage types, provenance (every JSON attribute parses,
+    the seed is an integer), completeness, and no NaN/inf in any field or parameter.
 
     Raises DataError with the first problem found; returns the header when the file is good.
     """
     header = read_header(path)
+    for key in JSON_ATTRS:
+        if key in header.attrs:
+            header.json_attr(key)
+    seed = header.attrs.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise DataError(f"{header.path}: attr 'seed' is {seed!r}, expected an integer")
+    with open_h5(header.path) as f:
+        roles = [(n, "field") for n in header.fields] + [(n, "parameter") for n in header.params] + \
+                [(f"ic_{n}", "ic") for n in header.ic_draws] + [("completed", "completed")]
+        for name, role in roles:
+            if str(f[name].dtype) not in DTYPES[role]:
+                raise DataError(f"{header.path}: {name!r} is stored as {f[name].dtype}, a {role} must be "
+                                f"{' or '.join(DTYPES[role])}")
     if header.n_complete < header.dims["sample"]:
         missing = np.flatnonzero(~header.completed)
         raise DataError(f"{header.path}: incomplete, {len(missing)} of {header.dims['sample']} samples "
@@ -251,6 +323,7 @@ def describe(header: Header) -> str:
         for name in list(header.params) + [f"ic_{n}" for n in header.ic_draws]:
             values = f[name][:][done]
             ranges.append(f"{name} in [{values.min():.4g}, {values.max():.4g}]" if len(values) else name)
+        bad = non_finite_samples(f, header)
     lines = [f"{header.path}", f"  schema      {a['sciml_schema']} (sciml {a['sciml_version']})",
              "  dims        " + ", ".join(f"{d}={n}" for d, n in header.dims.items()),
              "  coords      " + ", ".join(f"{d} in [{c[0]:.4g}, {c[-1]:.4g}]" for d, c in coords.items() if len(c)),
@@ -260,11 +333,30 @@ def describe(header: Header) -> str:
              + (f" (samples {int(header.samples[0])}..{int(header.samples[-1])})" if len(header.samples) else ""),
              f"  pde         {a['pde']} {a['pde_params']}",
              f"  solver      {a['solver']} {a['solver_config']}",
-             f"  seed        {a['seed']}"]
+             f"  seed        {a['seed']}",
+             "  values      " + ("all finite" if not bad else "WARNING: NaN/inf in " + "; ".join(
+                 f"{name!r} ({len(idx)} completed samples, first {idx[0]})" for name, idx in bad.items())
+                 + " -- 'sciml data validate' fails on this file")]
     for key in ("name", "shard", "source", "split"):
         if a.get(key):
             lines.append(f"  {key:<11} {a[key]}")
     return "\n".join(lines)
+
+
+def non_finite_samples(f: h5py.File, header: Header, chunk: int = 64) -> dict[str, list[int]]:
+    """Per variable, the completed samples (global indices) holding NaN/inf (unfinished ones are NaN by design)."""
+    out: dict[str, list[int]] = {}
+    done = np.flatnonzero(header.completed)
+    for name in list(header.fields) + list(header.params) + [f"ic_{n}" for n in header.ic_draws]:
+        ds, bad = f[name], []
+        for start in range(0, len(done), chunk):
+            idx = done[start : start + chunk]
+            block = ds[idx[0] : idx[-1] + 1][idx - idx[0]]
+            finite = np.isfinite(block).reshape(len(idx), -1).all(axis=1)
+            bad += [int(header.samples[i]) for i in idx[~finite]]
+        if bad:
+            out[name] = bad
+    return out
 
 
 def write_dataset(path: Path, coords: Mapping[str, np.ndarray], fields: Mapping[str, np.ndarray],

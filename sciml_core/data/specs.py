@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..config import build_config, deep_merge, read_toml
+from ..config import build_config, check_plain_name, deep_merge, read_toml
 from ..errors import ConfigError
 
 DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
@@ -126,6 +126,7 @@ class DatasetSpec:
     solver: SolverSpec = field(default_factory=SolverSpec)
 
     def validate(self) -> None:
+        check_plain_name(self.name, "name")
         if not self.pde:
             raise ConfigError("'pde' is required")
         if not self.solver.name:
@@ -191,3 +192,13 @@ def list_datasets() -> dict[str, str]:
         except ConfigError as exc:
             out[path.stem] = f"(unreadable: {exc})"
     return out
+
+
+def missing_generator(spec: DatasetSpec) -> str | None:
+    """What a spec needs that is not registered (its PDE, solver), or None when it can be generated."""
+    from ..registry import list_pdes, list_solvers
+
+    missing = [f"PDE {spec.pde!r}"] if spec.pde not in list_pdes() else []
+    if spec.solver.name not in list_solvers():
+        missing.append(f"solver {spec.solver.name!r}")
+    return " and ".join(missing) or None

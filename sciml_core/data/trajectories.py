@@ -30,7 +30,10 @@ class DataConfig:
     to the model (empty: none); ``n_test``: held-out samples (the last completed ones);
     ``n_train``: training samples before them (0: all the others); ``t_start``: frames to drop
     at the start of every trajectory (e.g. a transient); ``t_stride`` / ``x_stride``:
-    subsampling of time and of every spatial dim; ``max_gb``: refuse to load more than this.
+    subsampling of time and of every spatial dim; ``x_average``: in 1-D periodic data, a
+    centred moving average over this many points before the ``x_stride`` subsampling (5 with
+    stride 200 / nx is the MP-PDE down-projection, :func:`sciml_core.data.coarsen.downsample`);
+    ``max_gb``: refuse to load more than this.
     """
 
     fields: tuple[str, ...] = ()
@@ -40,6 +43,7 @@ class DataConfig:
     t_start: int = 0
     t_stride: int = 1
     x_stride: int = 1
+    x_average: int = 1
     normalise: bool = True
     max_gb: float = 8.0
 
@@ -48,6 +52,8 @@ class DataConfig:
             raise ConfigError(f"data.n_test must be >= 1 and data.n_train >= 0, got {self.n_test}, {self.n_train}")
         if self.t_start < 0 or self.t_stride < 1 or self.x_stride < 1:
             raise ConfigError("data.t_start must be >= 0 and data.t_stride, data.x_stride >= 1")
+        if self.x_average < 1 or self.x_average % 2 == 0:
+            raise ConfigError(f"data.x_average must be an odd number >= 1, got {self.x_average}")
         if not self.max_gb > 0:
             raise ConfigError(f"data.max_gb must be positive, got {self.max_gb}")
 
@@ -135,10 +141,21 @@ def load_trajectories(path: str | Path, cfg: DataConfig, device: torch.device, d
         raise ConfigError(f"{header.path}: the selected trajectories take {size_gb:.1f} GB in memory, more than "
                           f"data.max_gb = {cfg.max_gb}; use fewer samples (data.n_train) or data.t_stride/x_stride")
     select = (slice(None, None, cfg.x_stride),) * len(space)
+    if cfg.x_average > 1:
+        if len(space) != 1 or header.dims[space[0]] % cfg.x_stride:
+            raise ConfigError(f"{header.path}: data.x_average needs 1-D data whose {header.dims[space[-1]]} points "
+                              f"data.x_stride = {cfg.x_stride} divides")
+        from .coarsen import downsample
+
+        n_coarse = header.dims[space[0]] // cfg.x_stride
     with open_h5(header.path) as f:
         blocks = []
         for name in fields:  # contiguous reads sample by sample, then subsampled in memory
-            rows = [f[name][int(p)][(t_index, *select)] for p in positions]
+            if cfg.x_average > 1:
+                rows = [downsample(f[name][int(p)][t_index].astype(np.float64), n_coarse, cfg.x_average)
+                        for p in positions]
+            else:
+                rows = [f[name][int(p)][(t_index, *select)] for p in positions]
             blocks.append(np.stack(rows).astype(np.float64))
         params = np.stack([f[p][:][positions] for p in cfg.params], axis=1) if cfg.params else \
             np.zeros((len(positions), 0))

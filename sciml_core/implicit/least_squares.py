@@ -12,9 +12,10 @@
 
 Batching: with ``batched=True`` dim 0 of ``x`` indexes independent problems and
 ``r(x, ...)`` returns ``(batch, ...)``, row ``i`` depending on ``x[i]`` only (the Jacobian is
-built with one batched JVP per unknown, ``(batch, m, n)``, and the ``n x n`` systems solved by
-batched Cholesky).  Stopping, per problem: ``||g||_inf <= gtol`` or a step
-``||dx|| <= xtol (||x|| + xtol)``.
+built with one batched JVP per unknown, ``(batch, m, n)``, or by ``jacobian(x, *args) -> (r, J)``
+when the caller has it in closed form; the ``n x n`` systems are solved by batched Cholesky).  Stopping, per problem: ``||g||_inf <= gtol`` or a step
+``||dx|| <= xtol (||x|| + xtol)`` taken with ``lambda <= max(diag(J^T J))`` (a short step that only
+reflects a large damping is not convergence).
 
 Differentiation (``implicit=True``): the result goes through :func:`custom_root` on the
 optimality condition ``grad_x C = J^T r + ridge x = 0``; its Jacobian, the Hessian of C
@@ -83,15 +84,22 @@ def _cost(r: Tensor, x: Tensor, ridge: float) -> Tensor:
 
 
 def _iterate(residual_fn: Residual, x0: Tensor, args: tuple, kwargs: dict, *, batched: bool, ridge: float,
-             damping: float | None, gtol: float, xtol: float, maxiter: int) -> dict[str, Any]:
+             damping: float | None, gtol: float, xtol: float, maxiter: int,
+             jacobian: Callable[..., tuple[Tensor, Tensor]] | None) -> dict[str, Any]:
     """The Gauss-Newton (``damping=None``) or Levenberg-Marquardt loop, on ``(B, n)`` views."""
     shape = x0.shape
     B = shape[0] if batched else 1
     x = x0.reshape(B, -1).clone()
     n = x.shape[1]
     fn = _flat(residual_fn, shape, batched, args, kwargs)
+    if jacobian is None:
+        jac = lambda xb: batched_jacobian(fn, xb)
+    else:
+        def jac(xb: Tensor) -> tuple[Tensor, Tensor]:
+            r_, J_ = jacobian(xb.reshape(shape), *args, **kwargs)
+            return r_.reshape(B, -1), J_.reshape(B, -1, n)
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
-    r, J = batched_jacobian(fn, x)
+    r, J = jac(x)
     cost = _cost(r, x, ridge)
     lam = torch.zeros(B, dtype=x.dtype, device=x.device)
     nu = torch.full_like(lam, 2.0)
@@ -128,10 +136,12 @@ def _iterate(residual_fn: Residual, x0: Tensor, args: tuple, kwargs: dict, *, ba
             lam = torch.where(gain & accept, lam * torch.clamp(1 - (2 * rho - 1) ** 3, min=1 / 3),
                               torch.where(accept, lam, lam * nu))
             nu = torch.where(accept, torch.full_like(nu, 2.0), nu * 2)
-        small = accept & (dx.norm(dim=1) <= xtol * (x.norm(dim=1) + xtol))
+        # a short step means convergence only when the damping does not dominate J^T J
+        gauss_newton_like = lam <= torch.diagonal(H, dim1=1, dim2=2).amax(1)
+        small = accept & gauss_newton_like & (dx.norm(dim=1) <= xtol * (x.norm(dim=1) + xtol))
         x = torch.where(accept[:, None], x_new, x)
         if bool(accept.any()):
-            r, J = batched_jacobian(fn, x)
+            r, J = jac(x)
             cost = _cost(r, x, ridge)
         done = done | small
     g = (J.transpose(1, 2) @ r[..., None])[..., 0] + ridge * x
@@ -154,7 +164,8 @@ def optimality_condition(residual_fn: Residual, ridge: float) -> Callable[..., T
 
 def _solve(method: str, residual_fn: Residual, init: Tensor, args: tuple, kwargs: dict, *, ridge: float,
            damping: float | None, batched: bool, gtol: float, xtol: float, maxiter: int, implicit: bool,
-           solve: Solve | None, on_fail: OnFail) -> LeastSquaresResult:
+           solve: Solve | None, on_fail: OnFail, jacobian: Callable[..., tuple[Tensor, Tensor]] | None
+           ) -> LeastSquaresResult:
     if not isinstance(init, Tensor) or not init.is_floating_point():
         raise ValueError(f"{method}: init must be a floating-point tensor")
     if batched and init.ndim < 2:
@@ -164,7 +175,7 @@ def _solve(method: str, residual_fn: Residual, init: Tensor, args: tuple, kwargs
     if ridge < 0:
         raise ValueError(f"{method}: ridge must be >= 0, got {ridge}")
     loop = functools.partial(_iterate, batched=batched, ridge=ridge, damping=damping, gtol=gtol, xtol=xtol,
-                             maxiter=maxiter)
+                             maxiter=maxiter, jacobian=jacobian)
 
     def run(x0: Tensor, *a: Any, **k: Any) -> tuple[Tensor, dict[str, Any]]:
         stats = loop(residual_fn, x0, a, k)
@@ -192,19 +203,22 @@ def _solve(method: str, residual_fn: Residual, init: Tensor, args: tuple, kwargs
 
 def gauss_newton(residual_fn: Residual, init: Tensor, *args: Any, ridge: float = 0.0, batched: bool = False,
                  gtol: float = 1e-8, xtol: float = 1e-10, maxiter: int = 50, implicit: bool = True,
-                 solve: Solve | None = None, on_fail: OnFail = "warn", **kwargs: Any) -> LeastSquaresResult:
+                 solve: Solve | None = None, on_fail: OnFail = "warn",
+                 jacobian: Callable[..., tuple[Tensor, Tensor]] | None = None, **kwargs: Any) -> LeastSquaresResult:
     """Gauss-Newton for ``min 1/2 ||r(x, *args)||^2 + 1/2 ridge ||x||^2`` (module docstring)."""
     return _solve("gauss_newton", residual_fn, init, args, kwargs, ridge=ridge, damping=None, batched=batched,
-                  gtol=gtol, xtol=xtol, maxiter=maxiter, implicit=implicit, solve=solve, on_fail=on_fail)
+                  gtol=gtol, xtol=xtol, maxiter=maxiter, implicit=implicit, solve=solve, on_fail=on_fail,
+                  jacobian=jacobian)
 
 
 def levenberg_marquardt(residual_fn: Residual, init: Tensor, *args: Any, ridge: float = 0.0, damping: float = 1e-3,
                         batched: bool = False, gtol: float = 1e-8, xtol: float = 1e-10, maxiter: int = 100,
                         implicit: bool = True, solve: Solve | None = None, on_fail: OnFail = "warn",
+                        jacobian: Callable[..., tuple[Tensor, Tensor]] | None = None,
                         **kwargs: Any) -> LeastSquaresResult:
     """Levenberg-Marquardt with adaptive damping for ``min 1/2 ||r||^2 + 1/2 ridge ||x||^2``."""
     if not damping > 0:
         raise ValueError(f"levenberg_marquardt: damping must be > 0, got {damping}")
     return _solve("levenberg_marquardt", residual_fn, init, args, kwargs, ridge=ridge, damping=damping,
                   batched=batched, gtol=gtol, xtol=xtol, maxiter=maxiter, implicit=implicit, solve=solve,
-                  on_fail=on_fail)
+                  on_fail=on_fail, jacobian=jacobian)

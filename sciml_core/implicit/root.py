@@ -42,7 +42,7 @@ from .linear import LinearSolution, solve_gmres
 Solve = Callable[[Callable[[Tensor], Tensor], Tensor], "LinearSolution | Tensor"]
 
 
-def _solution(out: "LinearSolution | Tensor") -> Tensor:
+def _solution(out: LinearSolution | Tensor) -> Tensor:
     return out.x if isinstance(out, LinearSolution) else out
 
 
@@ -120,7 +120,7 @@ class _Problem:
             return self.F(x, tuple(full))
 
         _, Bt = torch.func.jvp(of_args, tuple(tensors[j] for j in idx), tuple(t for _, t in pairs))
-        matvec = lambda d: torch.func.jvp(lambda x_: self.F(x_, tensors), (x,), (d,))[1]  # noqa: E731
+        matvec = lambda d: torch.func.jvp(lambda x_: self.F(x_, tensors), (x,), (d,))[1]
         return _solution(self.solve(matvec, -Bt))
 
 

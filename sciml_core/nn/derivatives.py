@@ -14,12 +14,9 @@ Mixed derivatives commute, so the letters are sorted into one cache key.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from contextlib import nullcontext
 from typing import Any
 
 import torch
-
-from .jet_ops import twice_differentiable
 
 
 def _key(name: str) -> tuple[str, str]:
@@ -61,9 +58,7 @@ class JetDerivatives(AutogradDerivatives):
     def __init__(self, jet_fn: Callable[[Mapping[str, torch.Tensor], Mapping[str, int]], Mapping[str, Any]],
                  coords: Mapping[str, torch.Tensor], orders: Mapping[str, int]) -> None:
         self.coords = dict(coords)
-        reverse_later = any(c.requires_grad for c in self.coords.values())  # reverse mode will differentiate the jets
-        with twice_differentiable() if reverse_later else nullcontext():
-            self._jets = jet_fn(self.coords, orders)
+        self._jets = jet_fn(self.coords, orders)
         self._cache = {f: j.value for f, j in self._jets.items()}
         for f, j in self._jets.items():
             for c, ds in j.derivs.items():

@@ -3,36 +3,47 @@
 A :class:`Jet` stacks a value and its pure directional derivatives in *one* tensor
 ``coeffs`` of shape ``(C, n, k)``: slot 0 is the value, then a block per derivative order.
 The :class:`JetLayout` orders the directions by decreasing order, so the directions that
-carry order ``m`` are a prefix of those carrying order ``m - 1``; every rule below is then a
-handful of broadcast tensor operations on whole blocks, whatever the number of directions.
-A PINN residual needing ``u_t, u_x, u_xx`` (or ``u_xxxx``) costs one forward pass over a
-``(4, n, k)`` (or ``(6, n, k)``) stack -- one matmul per linear layer -- plus one reverse pass
-for the parameter gradient, instead of nested reverse-mode graphs.  Linear maps, activations
-and products run as fused autograd nodes with hand-derived backward passes (:mod:`.jet_ops`), and
-a whole MLP as a single node (:mod:`.jet_mlp`).
+carry order ``m`` are a prefix of those carrying order ``m - 1``; every rule
+(:mod:`.jet_rules`) then acts on whole blocks.  A PINN residual needing ``u_t, u_x, u_xx``
+(or ``u_xxxx``) costs one forward pass over a ``(4, n, k)`` (or ``(6, n, k)``) stack -- one
+matmul per linear layer -- plus one reverse pass for the parameter gradient, instead of
+nested reverse-mode graphs.
 
-Rules (derivative index in one direction, z the pre-activation, blocks Z_1..Z_4):
-
-* linear:   (W f + b)^(m) = W f^(m)                      (the bias enters the value only)
-* product:  (a b)^(m) = sum_j C(m, j) a^(j) b^(m-j)       (Leibniz)
-* sigma(z): Faa di Bruno with Bell polynomials,
-  d1 = s1 z1,  d2 = s2 z1^2 + s1 z2,  d3 = s3 z1^3 + 3 s2 z1 z2 + s1 z3,
-  d4 = s4 z1^4 + 6 s3 z1^2 z2 + s2 (3 z2^2 + 4 z1 z3) + s1 z4,
-  where s_j is the j-th derivative of sigma at z (:func:`.jet_ops.activation_derivatives`).
+The rules run as tensor operations (:mod:`.jet_rules`, every device) or as compiled CPU
+kernels (:mod:`.jet_kernels`, with numba); the choice is made once, where the input jet is
+made (:func:`input_jet`'s ``engine``, decided by :func:`use_compiled`), and every jet
+computed from it carries it on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from typing import Literal
+
 import torch
 
-from .jet_kernels import block_starts
-from .jet_ops import add_to_value, jet_activation, jet_linear, jet_product
+from ..errors import ConfigError
+from . import jet_kernels, jet_rules
 
 MAX_ORDER = 4
+#: ``auto``: the compiled kernels where they can run (numba installed, CPU, float32/float64),
+#: else the tensor rules; ``compiled``: the kernels or an error; ``tensor``: the tensor rules.
+Engine = Literal["auto", "compiled", "tensor"]
+
+
+def use_compiled(engine: Engine, like: torch.Tensor) -> bool:
+    """Whether jets of tensors like ``like`` run the compiled kernels: the one place the engine is chosen."""
+    if engine not in ("auto", "compiled", "tensor"):
+        raise ConfigError(f"jet engine must be 'auto', 'compiled' or 'tensor', got {engine!r}")
+    available = jet_kernels.available(like)
+    if engine == "compiled" and not available:
+        reason = "numba is not installed (pip install sciml[fast])" if jet_kernels.numba is None else \
+            f"they take CPU float32/float64 tensors, not {like.device.type} {like.dtype}"
+        raise ConfigError(f"jet engine 'compiled' cannot run here: {reason}; use 'auto' or 'tensor'")
+    return available and engine != "tensor"
 
 
 @dataclass(frozen=True)
@@ -56,18 +67,9 @@ class JetLayout:
         return cls(tuple(c for c, _ in kept), tuple(m for _, m in kept))
 
     @cached_property
-    def max_order(self) -> int:
-        return max(self.orders, default=0)
-
-    @cached_property
     def counts(self) -> tuple[int, ...]:
         """``counts[m-1]``: how many directions carry order m."""
-        return tuple(sum(o >= m for o in self.orders) for m in range(1, self.max_order + 1))
-
-    @cached_property
-    def starts(self) -> tuple[int, ...]:
-        """First slot of each order block."""
-        return block_starts(self.counts)
+        return tuple(sum(o >= m for o in self.orders) for m in range(1, max(self.orders, default=0) + 1))
 
     @property
     def size(self) -> int:
@@ -80,28 +82,29 @@ class JetLayout:
         """Slot of d^m/dc^m, or None when the layout does not carry it."""
         if not 1 <= m <= self.order(c):
             return None
-        return self.starts[m - 1] + self.dims.index(c)
+        return 1 + sum(self.counts[: m - 1]) + self.dims.index(c)
 
     def union(self, other: JetLayout) -> JetLayout:
-        orders = {c: m for c, m in zip(self.dims, self.orders)}
+        orders = dict(zip(self.dims, self.orders))
         for c, m in zip(other.dims, other.orders):
             orders[c] = max(orders.get(c, 0), m)
         return JetLayout.of(orders)
 
 
 class Jet:
-    """A value and its pure directional derivatives stacked as ``coeffs`` ``(C, n, k)``."""
+    """A value and its pure directional derivatives stacked as ``coeffs`` ``(C, n, k)``;
+    ``compiled``: whether the rules run as the compiled kernels (see :func:`input_jet`)."""
 
-    __slots__ = ("coeffs", "layout")
+    __slots__ = ("coeffs", "layout", "compiled")
 
-    def __init__(self, coeffs: torch.Tensor, layout: JetLayout) -> None:
+    def __init__(self, coeffs: torch.Tensor, layout: JetLayout, compiled: bool = False) -> None:
         if coeffs.shape[0] != layout.size:
             raise ValueError(f"jet coefficients have {coeffs.shape[0]} slots, layout needs {layout.size}")
-        self.coeffs, self.layout = coeffs, layout
+        self.coeffs, self.layout, self.compiled = coeffs, layout, compiled
 
     @classmethod
     def from_parts(cls, value: torch.Tensor, derivs: Mapping[str, Sequence[torch.Tensor | None]],
-                   layout: JetLayout | None = None) -> Jet:
+                   layout: JetLayout | None = None, compiled: bool = False) -> Jet:
         """Build a jet from ``derivs[c][m-1] = d^m f / dc^m`` (None: zero)."""
         layout = layout or JetLayout.of({c: len(ds) for c, ds in derivs.items()})
         slots = [value] + [torch.zeros_like(value)] * (layout.size - 1)
@@ -110,7 +113,10 @@ class Jet:
                 s = layout.slot(c, m)
                 if d is not None and s is not None:
                     slots[s] = d.expand_as(value)
-        return cls(torch.stack(slots), layout)
+        return cls(torch.stack(slots), layout, compiled)
+
+    def _new(self, coeffs: torch.Tensor) -> Jet:
+        return Jet(coeffs, self.layout, self.compiled)
 
     # ---- reading ----------------------------------------------------------------------------
     @property
@@ -128,22 +134,21 @@ class Jet:
         return {c: [self.derivative(c, m) for m in range(1, o + 1)] for c, o in zip(self.layout.dims, self.layout.orders)}
 
     # ---- linear maps ------------------------------------------------------------------------
-    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Jet:
-        """Apply a map acting on the last axis (slicing, scaling, detach) to every slot."""
-        return Jet(fn(self.coeffs), self.layout)
+    def detach(self) -> Jet:
+        return self._new(self.coeffs.detach())
 
     def linear(self, weight: torch.Tensor, bias: torch.Tensor | None) -> Jet:
         """``x W^T + b`` on every slot as one matmul; the bias enters the value only."""
-        return Jet(jet_linear(self.coeffs, weight, bias), self.layout)
+        return self._new(jet_rules.linear(self.coeffs, weight, bias))
 
     def narrow(self, start: int, length: int) -> Jet:
-        return Jet(self.coeffs.narrow(-1, start, length), self.layout)
+        return self._new(self.coeffs.narrow(-1, start, length))
 
     def to_layout(self, layout: JetLayout) -> Jet:
         """The same jet in a wider layout (zeros in the slots this one lacks)."""
         if layout == self.layout:
             return self
-        return Jet.from_parts(self.value, self.derivs, layout)
+        return Jet.from_parts(self.value, self.derivs, layout, self.compiled)
 
     def _aligned(self, other: Jet) -> tuple[Jet, Jet]:
         if other.layout == self.layout:
@@ -155,30 +160,32 @@ class Jet:
     def __add__(self, other: Jet | float | torch.Tensor) -> Jet:
         if isinstance(other, Jet):
             a, b = self._aligned(other)
-            return Jet(a.coeffs + b.coeffs, a.layout)
-        return Jet(add_to_value(self.coeffs, other), self.layout)
+            return a._new(a.coeffs + b.coeffs)
+        return self._new(jet_rules.add_to_value(self.coeffs, other))
 
     def __neg__(self) -> Jet:
-        return Jet(-self.coeffs, self.layout)
+        return self._new(-self.coeffs)
 
     def __sub__(self, other: Jet | float | torch.Tensor) -> Jet:
         if isinstance(other, Jet):
             a, b = self._aligned(other)
-            return Jet(a.coeffs - b.coeffs, a.layout)
+            return a._new(a.coeffs - b.coeffs)
         return self + (-other)
 
     def __mul__(self, other: Jet | float | torch.Tensor) -> Jet:
         if not isinstance(other, Jet):
-            return Jet(self.coeffs * other, self.layout)
+            return self._new(self.coeffs * other)
         a, b = self._aligned(other)
-        return Jet(jet_product(a.coeffs, b.coeffs, a.layout.counts), a.layout)
+        rules = jet_kernels if a.compiled and b.compiled else jet_rules
+        return a._new(rules.product(a.coeffs, b.coeffs, a.layout.counts))
 
     __rmul__ = __mul__
     __radd__ = __add__
 
     def activate(self, name: str) -> Jet:
-        """sigma(f) for a named activation (``tanh``, ``sin``, ``cos``) as one fused node."""
-        return Jet(jet_activation(self.coeffs, self.layout.counts, name), self.layout)
+        """sigma(f) for a named activation (``tanh``, ``sin``, ``cos``)."""
+        rules = jet_kernels if self.compiled else jet_rules
+        return self._new(rules.activation(self.coeffs, self.layout.counts, name))
 
 
 def cat(jets: Sequence[Jet]) -> Jet:
@@ -186,16 +193,20 @@ def cat(jets: Sequence[Jet]) -> Jet:
     layout = jets[0].layout
     for j in jets[1:]:
         layout = layout.union(j.layout)
-    return Jet(torch.cat([j.to_layout(layout).coeffs for j in jets], dim=-1), layout)
+    return Jet(torch.cat([j.to_layout(layout).coeffs for j in jets], dim=-1), layout, jets[0].compiled)
 
 
-def input_jet(coords: Mapping[str, torch.Tensor], dims: Sequence[str], orders: Mapping[str, int]) -> Jet:
-    """The jet of the stacked inputs ``[coords[d] for d in dims]``: unit first derivatives."""
+def input_jet(coords: Mapping[str, torch.Tensor], dims: Sequence[str], orders: Mapping[str, int],
+              engine: Engine = "auto") -> Jet:
+    """The jet of the stacked inputs ``[coords[d] for d in dims]``: unit first derivatives;
+    ``engine`` (``auto``, ``compiled`` or ``tensor``) runs the rules on every jet computed from it."""
     value = torch.cat([coords[d] for d in dims], dim=-1)
     layout = JetLayout.of({c: m for c, m in orders.items() if c in dims})
+    compiled = use_compiled(engine, value)
     if layout.size == 1:
-        return Jet(value[None], layout)
+        return Jet(value[None], layout, compiled)
     units = torch.zeros(layout.size - 1, 1, len(dims), dtype=value.dtype, device=value.device)
     for c in layout.dims:
         units[layout.slot(c, 1) - 1, 0, list(dims).index(c)] = 1.0
-    return Jet(torch.cat([value[None], units.expand(-1, value.shape[0], -1)]), layout)
+    return Jet(torch.cat([value[None], units.expand(-1, value.shape[0], -1)]), layout, compiled)
+

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from .jet import Jet
-from .jet_mlp import jet_mlp
 from .layers import Act, Activation, Dense
 
 
@@ -35,9 +34,9 @@ class MLP(nn.Module):
         return self.out(x)
 
     def jet(self, j: Jet) -> Jet:
-        """The whole network on a jet as one fused autograd node (:func:`.jet_mlp.jet_mlp`)."""
-        layers = [(layer.effective_weight(), layer.bias) for layer in [*self.hidden, self.out]]
-        return Jet(jet_mlp(j.coeffs, j.layout.counts, self.act.name, layers), j.layout)
+        for layer in self.hidden:
+            j = self.act.jet(layer.jet(j))
+        return self.out.jet(j)
 
 
 class ModifiedMLP(nn.Module):

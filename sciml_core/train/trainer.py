@@ -6,7 +6,8 @@ a wall-clock budget; atomic checkpoints every N steps and exact resume (model, o
 scheduler, RNG and objective state are all restored, so a resumed CPU run reproduces the
 uninterrupted run's losses); a guard that stops on a non-finite loss with
 :class:`DivergenceError`, leaving the last good checkpoint untouched; ``history.jsonl``
-logging; callbacks; a tqdm progress bar that is quiet when stderr is not a terminal;
+logging; callbacks; a tqdm progress bar on a terminal, and plain progress lines (step, loss,
+rel L2 when logged, steps/s, ETA) every few seconds when stderr is not one (:mod:`..progress`);
 ``torch.compile`` of the model (``train.compile``).
 
 Under torchrun (:mod:`.distributed`) the same loop runs on every rank: parameters start from
@@ -28,7 +29,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..device import keep_freed_cpu_memory
-from ..errors import ConfigError, DivergenceError, SciMLError
+from ..errors import CheckpointError, ConfigError, DivergenceError, SciMLError
+from ..progress import ProgressLog
 from ..run import json_default
 from ..solver import RunContext
 from . import distributed
@@ -227,7 +229,17 @@ class Trainer:
             assert run is not None, "resume needs a run directory"
             return load_checkpoint(run.checkpoint, map_location=where)
 
-        self.load_state_dict(distributed.broadcast_object(distributed.on_main(read)))
+        state = distributed.broadcast_object(distributed.on_main(read))
+        try:
+            self.load_state_dict(state)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a checkpoint of something else
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = next((line for line in lines if "size mismatch" in line or "Missing key" in line),
+                          lines[0] if lines else type(exc).__name__)
+            if isinstance(exc, KeyError):
+                detail = f"no {detail} entry (written by another solver?)"
+            where = str(run.checkpoint) if run is not None else "rank 0's checkpoint"
+            raise CheckpointError(f"checkpoint {where!r} does not fit this run: {detail}") from None
         if run is not None:
             run.truncate_history(self.step)
 
@@ -318,6 +330,7 @@ class Trainer:
         status, loss_value = "completed", float("nan")
         history = run.history.open("a") if run is not None else None
         bar = tqdm(total=total, initial=self.step, desc=f"train", disable=None if self.context.progress else True)
+        lines = ProgressLog("train", total, initial=self.step, enabled=self.context.progress)  # no terminal: lines
         first = True
         try:
             while self.step < total:
@@ -332,6 +345,7 @@ class Trainer:
                 self.step += 1
                 bar.update(1)
                 stop = any([cb(self, self.step, logs) for cb in self.callbacks])  # callbacks may add to logs
+                lines.update(self.step, loss_value, logs, self.phase)
                 if self.step % cfg.log_every == 0 or self.step == total:
                     row = {"step": self.step, "phase": self.phase, "loss": loss_value, "lr": lr,
                            "wall_s": round(self.elapsed, 4), **logs}

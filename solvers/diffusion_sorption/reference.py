@@ -53,7 +53,7 @@ def fv_rhs(pde: DiffusionSorption, u: np.ndarray) -> np.ndarray:
 
 def fv_jacobian(pde: DiffusionSorption, u: np.ndarray) -> sp.csc_matrix:
     """d(rhs)/du for the flattened (batch * n) state: tridiagonal, no coupling between samples."""
-    batch, n = u.shape
+    n = u.shape[1]
     dx = 1.0 / n
     R = pde.retardation(u)
     k = pde.D / R / dx**2

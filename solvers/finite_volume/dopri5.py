@@ -8,7 +8,9 @@ next step (PI control, Gustafsson 1991, exponents 0.7/5 and 0.4/5; Hairer, Norse
 Solving ODEs I, II.4).  Output frames come from the method's fourth-order continuous
 extension (Hairer's ``CONTD5``), so steps are not shortened to hit output times; only the
 last step is clipped to land on the final time.  Samples that are done leave the batch.
-A sample's trajectory therefore does not depend on the other samples of its batch.
+A sample's trajectory depends on its batch mates only through rounding (vectorised kernels
+on a larger batch may round differently in the last bit), which the accept/reject decisions
+can amplify to the integration tolerance near shocks.
 """
 
 from __future__ import annotations

@@ -17,8 +17,9 @@ params=None)`` with ``initial["u"]`` of shape ``(batch, n)`` -> ``out["u"]`` of 
 ``(batch, len(t_out), n)`` (numpy float64).  ``params`` gives per-sample PDE parameters and
 initial-condition draws (``(batch,)`` arrays; for the combined equation the forcing draws of
 ``mp-forcing``), so a dataset block with different parameters is one batch
-(``batched_params``).  The whole batch shares one step size, so a sample's bits depend on its
-block; the generation engine's fixed blocks keep them reproducible.
+(``batched_params``).  Each sample takes its own adaptive steps (:mod:`.dopri5`), so a stiff
+sample does not slow its batch down; its bits still depend on its block through rounding, and
+the generation engine's fixed blocks keep them reproducible.
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ class FNOConfig:
 class StableFNOConfig:
     """Stabilised FNO (module docstring).  ``cutoff``: radial truncation radius in integer
     wavenumbers (None: ``n_modes // 2``, the disc inscribed in the retained block);
-    ``mlp_ratio``: hidden width of the residual channel MLPs over ``width``."""
+    ``mlp_ratio``: hidden width of the residual channel MLPs over ``width``; ``output_filter``:
+    the bounded depthwise filter applied once more to the predicted state, over every resolved
+    mode (see :class:`~.models.OutputFilter`)."""
 
     width: int = 64
     n_layers: int = 4
@@ -45,6 +47,7 @@ class StableFNOConfig:
     fourier_nonlinearity: bool = False
     spectral_norm: bool = True
     residual_mlp: bool = True
+    output_filter: bool = False
     positional_embedding: Embedding = "periodic"
 
     def validate(self) -> None:

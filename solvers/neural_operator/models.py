@@ -104,6 +104,27 @@ class StableFNO(nn.Module):
         return self.project(h)
 
 
+class OutputFilter(nn.Module):
+    """The bounded depthwise filter on the predicted *state*, over every mode of the grid:
+    ``u_{t+1} = F^-1[g_k F(u_t + d * net)]``, ``g = sigmoid(m) exp(i phi)``, per channel.
+
+    With a residual target the state's own high modes pass through the residual connection
+    unfiltered, and whatever the network adds there accumulates step after step; a bounded
+    gain on the state lets the model damp them (KS damps mode k by exp((k^2 - k^4) dt)).  The
+    gains start near 1 (``sigmoid(5)``), so the initial model is the residual one.
+    """
+
+    def __init__(self, channels: int, grid: list[int]) -> None:
+        super().__init__()
+        self.filter = SpectralFilter(channels, grid, bounded=True, cutoff=None)
+        with torch.no_grad():
+            self.filter.weight.tensor.copy_(torch.complex(torch.full_like(self.filter.weight.tensor.real, 5.0),
+                                                          torch.zeros_like(self.filter.weight.tensor.real)))
+
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
+        return self.filter(u)
+
+
 MODELS: dict[str, type] = {"fno": FNOConfig, "stable-fno": StableFNOConfig}
 
 

@@ -30,7 +30,8 @@ import xarray as xr
 
 from sciml_core.errors import ConfigError
 from sciml_core.metrics import solution_rel_l2
-from sciml_core.nn import AutogradDerivatives, JetDerivatives, required_orders
+from sciml_core.nn import AutogradDerivatives, JetDerivatives, jet_kernels, required_orders
+from sciml_core.nn.jet import Engine
 from sciml_core.pdes.base import PDE
 from sciml_core.solver import Solver, SolverOutput
 from sciml_core.train import TrainConfig, Trainer
@@ -53,6 +54,9 @@ class LossWeights:
 @dataclass
 class PINNConfig:
     """``derivatives``: ``jet`` (forward-mode Taylor jets, default) or ``autograd`` (reverse mode);
+    ``jet_engine``: what runs the jet rules, ``auto`` (the compiled CPU kernels where numba is
+    installed and the tensors are CPU float32/float64, else the tensor rules), ``compiled`` or
+    ``tensor`` (:func:`sciml_core.nn.jet.use_compiled`);
     ``threads``: torch intra-op threads while training (0: leave torch's setting; small PINNs
     run fastest on one thread); ``eval_every``: every so many steps, the rel L2 error against
     the reference goes to history.jsonl as ``rel_l2`` (0: off), the learning curve that
@@ -65,12 +69,15 @@ class PINNConfig:
     balancing: BalancingConfig = field(default_factory=BalancingConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     derivatives: Literal["jet", "autograd"] = "jet"
+    jet_engine: Engine = "auto"
     threads: int = 0
     eval_every: int = 0
 
     def validate(self) -> None:
         if self.threads < 0 or self.eval_every < 0:
             raise ConfigError(f"threads and eval_every must be >= 0, got {self.threads}, {self.eval_every}")
+        if self.jet_engine == "compiled" and jet_kernels.numba is None:
+            raise ConfigError("jet_engine = 'compiled' needs numba: pip install sciml[fast] (or jet_engine = 'auto')")
         if self.derivatives == "jet" and self.model.activation not in ("tanh", "sin"):
             raise ConfigError(f"derivatives = 'jet' supports model.activation tanh or sin, got {self.model.activation!r}")
         if self.train.amp != "none":
@@ -273,7 +280,7 @@ class PINNSolver(Solver):
 
     def build_network(self) -> torch.nn.Module:
         cfg = self.config
-        return FieldNetwork(self.pde, cfg.model, cfg.constraints)
+        return FieldNetwork(self.pde, cfg.model, cfg.constraints, jet_engine=cfg.jet_engine)
 
     def build_objective(self, network: torch.nn.Module) -> PINNObjective:
         ctx = self.context

@@ -157,7 +157,7 @@ class HardBCObjective:
         total = w.momentum * terms["momentum"] + w.outflow * terms.get("outflow", 0.0)
         logs = {f"loss_{k}": v.item() for k, v in terms.items()}
         if self.pde.has_island:
-            logs["psi_island"] = float(self.network.island) * self.network.psi_scale
+            logs["psi_island"] = float(self.network.island.detach()) * self.network.psi_scale
         return total, logs
 
     def state_dict(self) -> dict[str, Any]:
@@ -241,7 +241,7 @@ class HardBCPINN(PINNSolver):
         metrics, variables, coords = pde.benchmark(flow)
         attrs.update(metrics)
         if pde.has_island:
-            attrs["psi_island"] = float(network.island) * network.psi_scale
+            attrs["psi_island"] = float(network.island.detach()) * network.psi_scale
         return xr.Dataset({**data, **variables}, coords={**grid, **coords}, attrs=attrs)
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from sciml_core.nn import Jet
+from sciml_core.nn.jet import Engine
 from sciml_core.pdes.base import PDE
 
 from .network import ConstraintsConfig, FieldNetwork, InitialFn, ModelConfig
@@ -32,7 +33,7 @@ def end_state(previous: FieldNetwork) -> InitialFn:
         t = torch.full_like(first, previous.t_range[1])
         with torch.no_grad():
             jets = previous.jet({"t": t, **coords}, orders)
-        jets = {f: j.map(torch.Tensor.detach) for f, j in jets.items()}
+        jets = {f: j.detach() for f, j in jets.items()}
         cache.update(coords=first, key=key, jets=jets)
         return jets
 
@@ -42,14 +43,16 @@ def end_state(previous: FieldNetwork) -> InitialFn:
 class MarchingNetwork(nn.Module):
     """``windows`` equal time windows, each a :class:`FieldNetwork` with a hard initial condition."""
 
-    def __init__(self, pde: PDE, model: ModelConfig, constraints: ConstraintsConfig, windows: int) -> None:
+    def __init__(self, pde: PDE, model: ModelConfig, constraints: ConstraintsConfig, windows: int,
+                 jet_engine: Engine = "auto") -> None:
         super().__init__()
         t0, t1 = pde.domain().t
         edges = [t0 + (t1 - t0) * k / windows for k in range(windows + 1)]
         self.edges = edges
-        self.nets = nn.ModuleList(FieldNetwork(pde, model, constraints, (a, b)) for a, b in zip(edges[:-1], edges[1:]))
+        self.nets = nn.ModuleList(FieldNetwork(pde, model, constraints, (a, b), jet_engine) for a, b in zip(edges[:-1], edges[1:]))
         for prev, net in zip(self.nets[:-1], self.nets[1:]):
             net.initial_fn = end_state(prev)
+            net.load_state_dict(self.nets[0].state_dict())  # one set of initial weights (warm_start replaces it)
         self.fields = pde.fields
         self.dims = self.nets[0].dims
 

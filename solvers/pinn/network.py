@@ -28,6 +28,7 @@ from torch import nn
 
 from sciml_core.errors import ConfigError
 from sciml_core.nn import MLP, FourierFeatures, Jet, ModifiedMLP, PeriodicEmbedding, input_jet
+from sciml_core.nn.jet import Engine
 from sciml_core.nn.layers import JET_ACTIVATIONS, Activation
 from sciml_core.pdes.base import PDE
 
@@ -117,8 +118,9 @@ class FieldNetwork(nn.Module):
     """u(t, x, ...) for every field of ``pde`` on the time interval ``t_range`` (see module docstring)."""
 
     def __init__(self, pde: PDE, model: ModelConfig, constraints: ConstraintsConfig,
-                 t_range: tuple[float, float] | None = None) -> None:
+                 t_range: tuple[float, float] | None = None, jet_engine: Engine = "auto") -> None:
         super().__init__()
+        self.jet_engine = jet_engine
         dom = pde.domain()
         self.dims = ("t", *dom.dims)
         self.fields = pde.fields
@@ -184,7 +186,7 @@ class FieldNetwork(nn.Module):
         """Fields as jets carrying the pure derivatives ``orders[dim]`` deep."""
         if self.activation not in JET_ACTIVATIONS:
             raise ConfigError(f"model.activation = {self.activation!r} has no jet rule; use derivatives = 'autograd'")
-        inputs = input_jet(coords, list(self.dims), orders)
+        inputs = input_jet(coords, list(self.dims), orders, self.jet_engine)
         out = self._raw(inputs)
         fields = {f: out.narrow(i, 1) for i, f in enumerate(self.fields)}
         if not self.hard_initial:
@@ -195,7 +197,7 @@ class FieldNetwork(nn.Module):
         return {f: (g[f] if fade is None else g[f] * fade) + factor * fields[f] for f in self.fields}
 
     def forward(self, coords: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        inputs = input_jet(coords, list(self.dims), {})
+        inputs = input_jet(coords, list(self.dims), {}, "tensor")
         x = torch.nn.functional.linear(inputs.value, *self._input_map(inputs.value.dtype))
         for layer in self.embed:
             x = layer(x)

@@ -47,6 +47,7 @@ from sciml_core.device import require_memory
 from sciml_core.errors import CheckpointError, ConfigError, DivergenceError, NotImplementedForError
 from sciml_core.metrics import rel_l2
 from sciml_core.pdes.base import PDE
+from sciml_core.progress import ProgressLog
 from sciml_core.solver import ReferenceSolver, RunContext, SolverOutput
 
 from . import spirals
@@ -275,6 +276,8 @@ class SpectralSolver(ReferenceSolver):
         t_start, status, message = time.perf_counter(), "success", ""
         bar = tqdm(total=t_out.size, initial=start, desc=f"{self.name} {self.pde.name}", unit="frame",
                    disable=None if self.context.progress else True)
+        lines = ProgressLog(f"{self.name} {self.pde.name}", t_out.size, initial=start, noun="frame",
+                            enabled=self.context.progress)
         done, saved = start, (start if start > 0 else None)
         for i in range(start, t_out.size):
             U = integ.advance(U, t, float(t_out[i]))
@@ -288,6 +291,7 @@ class SpectralSolver(ReferenceSolver):
                                       f"of {t_out.size}; unstable step or parameters?); {where}")
             done = i + 1
             bar.update(1)
+            lines.update(done)
             over_budget = self.context.budget_s is not None and time.perf_counter() - t_start > self.context.budget_s
             if ckpt is not None and (done % self.config.checkpoint_every == 0 or over_budget) and done < t_out.size:
                 self._save_checkpoint(ckpt, done, frames, U, integ)

@@ -35,10 +35,6 @@ from .fourier import SpectralOps
 Nonlinear = Callable[[Any], Any]
 
 
-def _h_key(h: float) -> float:
-    return float(f"{h:.12g}")
-
-
 class Integrator:
     """Shared bookkeeping: ``steps`` (accepted), ``rejected``, ``rhs_evals``."""
 
@@ -94,10 +90,13 @@ class FixedStep(Integrator):
             return U
         m = max(1, math.ceil(span / self.dt - 1e-9))
         h = span / m
-        key = _h_key(h)
-        if key not in self._cache:
-            self._cache = {key: self.coefficients(h)}  # keep one step size (uniform outputs)
-        coeffs = self._cache[key]
+        # Coefficients per exact step: spans of evenly spaced outputs differ in the last bit, so a
+        # few are kept; keying on the exact h makes a resumed run (fresh cache) bit-identical.
+        if h not in self._cache:
+            if len(self._cache) >= 4:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[h] = self.coefficients(h)
+        coeffs = self._cache[h]
         for _ in range(m):
             U = self.step(U, h, coeffs)
             self.steps += 1

@@ -1,0 +1,38 @@
+"""The issue-22 benchmarks run end to end in their --quick form and write their result keys."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(script: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{script}.py"), "--quick"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads((REPO / "benchmarks" / "results" / f"{script}.quick.json").read_text())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jaxopt") is None, reason="the bench extra (jax, jaxopt) is not installed")
+def test_implicit_vs_jaxopt_quick():
+    results = run("implicit_vs_jaxopt")
+    for problem in ("ridge", "fixed_point", "lm"):
+        assert results["grad_max_rel_diff"][problem] < 1e-6
+        assert results["time_ratio_vs_jaxopt"][problem] > 0
+
+
+def test_hard_constraint_moe_quick():
+    results = run("hard_constraint_moe")
+    for key in ("soft_rel_l2", "hard_rel_l2", "moe_rel_l2", "hard_step_s_1e2", "moe_step_s_1e2", "moe_speedup_1e2",
+                "hard_peak_mb_1e2", "moe_peak_mb_1e2"):
+        assert results[key] >= 0, key
+    assert results["quick"] is True

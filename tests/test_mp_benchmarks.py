@@ -1,0 +1,31 @@
+"""The MP-PDE benchmarks run end to end in their --quick form and write the keys issue 24 names."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("script, keys", [
+    ("weno_generation", ("batched_traj_per_s", "single_traj_per_s", "ratio")),
+    ("message_passing_e1", ("acc_err_nx100", "acc_err_nx50", "acc_err_nx40", "weno_acc_err_nx100",
+                            "weno_acc_err_nx50", "weno_acc_err_nx40", "rollout_speedup", "n_train", "epochs")),
+])
+def test_benchmark_quick(script: str, keys: tuple[str, ...]) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{script}.py"), "--quick"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads((REPO / "benchmarks" / "results" / f"{script}.quick.json").read_text())
+    assert results["quick"] is True
+    for key in keys:
+        assert results[key] > 0, key
+    assert "generation_traj_per_s" in json.loads((REPO / "benchmarks" / "results" / "message_passing_e1.quick.json")
+                                                 .read_text()) or script == "weno_generation"
