@@ -1,7 +1,7 @@
 """The distributed tests' cases: every trained solver, tiny and in float64, and a rank's main.
 
-``CASES[solver]`` gives the keyword arguments of :func:`sciml_core.solve` (``data=True``: the
-operator dataset made by :func:`make_heat_file`; ``dtype`` default float64; ``rtol``: how
+``CASES[solver]`` gives the keyword arguments of :func:`sciml_core.solve` (``data``: the stem
+of an operator dataset that :func:`make_data` writes: ``heat`` or ``ds``; ``dtype`` default float64; ``rtol``: how
 closely two ranks must reproduce one, default 1e-8; ``write``: the case writes its run
 directory, which the test checks rank 0 alone writes).  Every trained solver (kind ``pinn`` or
 ``operator``) must have a case here: ``tests/test_distributed.py`` checks that each trains
@@ -10,7 +10,7 @@ path (:func:`tensor_jets`) in both.
 
 As a script, this is one rank of such a run::
 
-    RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=P python tests/distributed_cases.py OUT HEAT.h5
+    RANK=r WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=P python tests/distributed_cases.py OUT DATA_DIR
 
 It runs every case (into ``OUT/<solver>`` for those marked ``write``) and writes
 ``rank<r>.json`` beside ``OUT``: the file-system writes this rank made (seen by an audit hook:
@@ -55,12 +55,20 @@ CASES: dict[str, dict[str, Any]] = {
     "hard-bc-pinn": dict(pde="poiseuille", preset="quick", overrides=[
         *_PINN, "sampling.n_residual=63", "sampling.n_boundary=8", "train.adam_steps=10", "train.lbfgs_steps=3"]),
     # bundling, the pushforward curriculum, input noise, held-out loss: batch 5 = 2 + 3 rows
-    "test-toy-operator": dict(pde="test-heat", data=True, write=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
+    "test-toy-operator": dict(pde="test-heat", data="heat", write=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
     # neuraloperator's FNO and the stabilised FNO (float32 only: complex64 spectra)
-    "fno": dict(pde="test-heat", data=True, preset="quick", dtype="float32", rtol=1e-4, overrides=[
+    "fno": dict(pde="test-heat", data="heat", preset="quick", dtype="float32", rtol=1e-4, overrides=[
         *_OPERATOR, *_FNO]),
-    "stable-fno": dict(pde="test-heat", data=True, preset="quick", dtype="float32", rtol=1e-4, overrides=[
+    "stable-fno": dict(pde="test-heat", data="heat", preset="quick", dtype="float32", rtol=1e-4, overrides=[
         *_OPERATOR, *_FNO]),
+    # graph network with temporal bundling; its criterion is a batch-global sqrt of summed squares
+    "message-passing": dict(pde="test-heat", data="heat", preset="quick", overrides=[
+        *_OPERATOR, "horizon=2", "max_unroll=1", "model.hidden=20", "model.layers=1"]),
+    # FNO basis with per-(sample, expert) differentiable least-squares solves: batch 3 = 1 + 2 samples
+    "hard-constraint-moe": dict(pde="diffusion-sorption", data="ds", overrides=[
+        "train.adam_steps=10", "train.log_every=1", "n_points=64", "width=4", "n_modes=3", "n_layers=1",
+        "n_basis=4", "data.n_test=2", "data.t_stride=1", "data.x_stride=1", "batch_size=3", "lm_maxiter=10",
+        "eval_every=5"]),
 }
 
 
@@ -90,16 +98,21 @@ def register_test_solvers() -> None:
     registry.register_solver()(ToyOperator)
 
 
-def make_heat_file(out: Path) -> Path:
-    """The toy operator's dataset: 10 exact heat trajectories of 17 frames on 32 points."""
+def make_data(directory: Path) -> Path:
+    """The operators' datasets in ``directory``: ``heat.h5`` (10 exact heat trajectories of 17
+    frames on 32 points) and ``ds.h5`` (5 diffusion-sorption trajectories of 11 frames on 16 cells)."""
     import test_data_support as support
 
     from sciml_core.data.generate import generate
     from sciml_core.data.specs import load_spec
 
     text = support.SPEC.replace("n_samples = 12", "n_samples = 10").replace("n_t = 9", "n_t = 17")
-    generate(load_spec(support.write_spec(out.parent, text, name=out.stem)), out, seed=1, progress=False)
-    return out
+    generate(load_spec(support.write_spec(directory, text, name="heat")), directory / "heat.h5", seed=1,
+             progress=False)
+    spec = load_spec("diffusion-sorption", {"n_samples": 5, "block_size": 5, "times": {"n_t": 11},
+                                            "solver": {"config": {"n": 16, "rtol": 1e-5}}})
+    generate(spec, directory / "ds.h5", seed=0, progress=False)
+    return directory
 
 
 def record_steps() -> list[dict[str, Any]]:
@@ -127,12 +140,12 @@ def flat(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return json.loads(json.dumps(rows, default=json_default))
 
 
-def run_case(solver: str, out: Path | None, heat: Path, **extra: Any) -> Any:
+def run_case(solver: str, out: Path | None, data_dir: Path, **extra: Any) -> Any:
     """Solve one case; the run directory (``out``) only for the cases marked ``write``."""
     from sciml_core import solve
 
     case = dict(CASES[solver])
-    data = heat if case.pop("data", False) else None
+    data = data_dir / f"{case.pop('data')}.h5" if "data" in case else None
     case.pop("rtol", None)
     out = out if case.pop("write", False) else None
     return solve(case.pop("pde"), solver, data=data, out=out, device="cpu", dtype=case.pop("dtype", "float64"),
@@ -172,7 +185,7 @@ def interrupted_and_resumed(out: Path, stop_at: int = 30) -> None:
 WRITES = {"os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.truncate", "tempfile.mkstemp"}
 
 
-def main(out: Path, heat: Path) -> None:
+def main(out: Path, data_dir: Path) -> None:
     root, writes = str(out.resolve()), []
 
     def audit(event: str, args: tuple) -> None:
@@ -188,7 +201,7 @@ def main(out: Path, heat: Path) -> None:
     metrics, histories = {}, {}
     for solver in CASES:
         steps.clear()
-        metrics[solver] = run_case(solver, out / solver, heat).metrics
+        metrics[solver] = run_case(solver, out / solver, data_dir).metrics
         histories[solver] = flat(steps)
     rank, parent = os.environ["RANK"], out.parent  # beside OUT: outside what the hook watches
     interrupted_and_resumed(parent / "resumed")

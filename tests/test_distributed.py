@@ -53,11 +53,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def heat(tmp_path_factory) -> Path:
+def data_dir(tmp_path_factory) -> Path:
     import test_data_support as support
 
     with support.registered():
-        return cases.make_heat_file(tmp_path_factory.mktemp("heat") / "heat.h5")
+        return cases.make_data(tmp_path_factory.mktemp("data"))
 
 
 #: a launcher in the role of torchrun's agent: starts the ranks and waits for them
@@ -72,14 +72,14 @@ sys.exit(max(p.wait() for p in ranks))
 
 
 @pytest.fixture(scope="module")
-def ranks(heat: Path, tmp_path_factory) -> Iterator[tuple[Path, subprocess.Popen]]:
+def ranks(data_dir: Path, tmp_path_factory) -> Iterator[tuple[Path, subprocess.Popen]]:
     """Every case on two gloo ranks (processes started as torchrun starts them), started in the
     background: the runs' root and the ranks' launcher (the ranks then wait to train the cut run)."""
     root = tmp_path_factory.mktemp("ranks")
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(free_port()), str(Path(cases.__file__)),
-                             str(root / "runs"), str(heat)], cwd=root, env=env, start_new_session=True)
+                             str(root / "runs"), str(data_dir)], cwd=root, env=env, start_new_session=True)
     try:
         yield root, proc
     finally:
@@ -102,7 +102,7 @@ def two_ranks(ranks: tuple[Path, subprocess.Popen]) -> tuple[Path, subprocess.Po
 
 
 @pytest.fixture(scope="module")
-def one_rank(heat: Path, tmp_path_factory) -> tuple[Path, dict]:
+def one_rank(data_dir: Path, tmp_path_factory) -> tuple[Path, dict]:
     """Every case on one rank, in this process: the runs' root and each case's (steps, metrics)."""
     import test_data_support as support
     from test_operator_base import ToyOperator
@@ -120,7 +120,7 @@ def one_rank(heat: Path, tmp_path_factory) -> tuple[Path, dict]:
             steps = cases.record_steps()
             for solver in cases.CASES:
                 steps.clear()
-                metrics = cases.run_case(solver, root / solver, heat).metrics
+                metrics = cases.run_case(solver, root / solver, data_dir).metrics
                 results[solver] = (cases.flat(steps), metrics)
         finally:
             registry._SOLVERS.pop(ToyOperator.name, None)
@@ -368,7 +368,7 @@ def test_slurm_scripts_run_real_commands() -> None:
     assert commands == 5
 
 
-def test_an_fno_checkpoint_loads_safely_and_resumes(heat: Path, tmp_path: Path, monkeypatch) -> None:
+def test_an_fno_checkpoint_loads_safely_and_resumes(data_dir: Path, tmp_path: Path, monkeypatch) -> None:
     """neuraloperator's state dict carries a ``_metadata`` entry with functions in it; checkpoints
     keep the tensors only, so weights_only loading (and --resume) works for the FNO solvers too."""
     import test_data_support as support
@@ -381,7 +381,7 @@ def test_an_fno_checkpoint_loads_safely_and_resumes(heat: Path, tmp_path: Path, 
         self.callbacks.append(lambda trainer, step, logs: step == 15 and (_ for _ in ()).throw(cases.Interrupt()))
         return original(self)
 
-    args = dict(data=heat, device="cpu", progress=False, preset="quick",
+    args = dict(data=data_dir / "heat.h5", device="cpu", progress=False, preset="quick",
                 overrides=["window=2", "batch_size=5", "data.n_test=2", "train.adam_steps=20",
                            "train.checkpoint_every=10", "model.width=4", "model.n_modes=4", "model.n_layers=1",
                            "long.steps=0"])

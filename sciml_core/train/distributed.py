@@ -218,11 +218,17 @@ def broadcast_module(module: torch.nn.Module) -> None:
 
 def any_rank(flag: bool) -> bool:
     """True on every rank when ``flag`` is True on any of them (e.g. a wall-clock budget)."""
+    return all_reduce_scalars([float(flag)], "max")[0] > 0
+
+
+def all_reduce_scalars(values: list[float], op: str = "sum") -> list[float]:
+    """``values`` summed (``op="sum"``) or maximised (``"max"``) over the ranks (e.g. a batch's
+    statistics that each rank computed for its part); unchanged on one rank."""
     if not active():
-        return flag
-    value = torch.tensor([float(flag)], device=_comm_device())
-    dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item() > 0)
+        return list(values)
+    tensor = torch.tensor(values, dtype=torch.float64, device=_comm_device())
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return tensor.tolist()
 
 
 def check_in_sync(module: torch.nn.Module) -> None:
