@@ -55,7 +55,8 @@ CASES: dict[str, dict[str, Any]] = {
     "hard-bc-pinn": dict(pde="poiseuille", preset="quick", overrides=[
         *_PINN, "sampling.n_residual=63", "sampling.n_boundary=8", "train.adam_steps=10", "train.lbfgs_steps=3"]),
     # bundling, the pushforward curriculum, input noise, held-out loss: batch 5 = 2 + 3 rows
-    "test-toy-operator": dict(pde="test-heat", data="heat", write=True, overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
+    "test-toy-operator": dict(pde="test-heat", data="heat", write=True,
+                              overrides=[*_OPERATOR, "horizon=2", "noise_std=0.01"]),
     # neuraloperator's FNO and the stabilised FNO (float32 only: complex64 spectra)
     "fno": dict(pde="test-heat", data="heat", preset="quick", dtype="float32", rtol=1e-4, overrides=[
         *_OPERATOR, *_FNO]),

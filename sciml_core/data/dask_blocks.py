@@ -19,7 +19,6 @@ Dask is an optional dependency: ``pip install 'sciml[dask]'``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
