@@ -42,7 +42,8 @@ DATASETS: dict[str, dict[str, Any]] = {
     "rd-spiral-rollout": {"pde": "reaction-diffusion", "fno": {"width": 8, "n_modes": 8}, "lyapunov": 0.0},
     "ns-kolmogorov-re1000": {"pde": "navier-stokes-2d", "fno": {"width": 8, "n_modes": 8}, "lyapunov": 0.0},
 }
-SWITCHES = ("radial_truncation", "bounded_filter", "fourier_nonlinearity", "spectral_norm", "residual_mlp")
+SWITCHES = ("radial_truncation", "bounded_filter", "fourier_nonlinearity", "spectral_norm", "residual_mlp",
+            "output_filter")
 KEYS = ("params", "one_step_rel_l2", "valid_steps", "chaos_valid_steps", "blowup_step", "spectrum_log_err")
 QUICK_SPEC = {"n_samples": 8, "block_size": 4, "times": {"t_start": 20.0, "t_end": 27.5, "n_t": 31},
               "solver": {"config": {"n": 24}}}
@@ -61,14 +62,18 @@ def ensure_data(name: str, data_dir: Path, quick: bool) -> Path:
     return path
 
 
-def stable_model(fno_params: int, in_channels: int, out_channels: int, n_dim: int, n_modes: int,
+def stable_model(fno_params: int, in_channels: int, out_channels: int, grid: list[int], n_modes: int,
                  **switches: bool) -> dict[str, Any]:
-    """stable-fno model overrides whose parameter count is closest to ``fno_params``."""
+    """stable-fno model overrides whose parameter count (output filter included) is closest to
+    ``fno_params``."""
+    import math
+
     from solvers.neural_operator.configs import StableFNOConfig
     from solvers.neural_operator.models import width_for_params
 
     base = dataclasses.replace(StableFNOConfig(n_modes=n_modes), **switches)
-    width = width_for_params(base, fno_params, in_channels, out_channels, n_dim)
+    output_filter = 2 * out_channels * math.prod(grid[:-1]) * (grid[-1] // 2 + 1) if base.output_filter else 0
+    width = width_for_params(base, fno_params - output_filter, in_channels, out_channels, len(grid))
     return {"width": width, "n_modes": n_modes, **switches}
 
 
@@ -155,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
         header = read_header(data)
         channels, n_dim = len(header.fields), len(header.space_dims)
+        grid = [header.dims[d] for d in header.space_dims]
         common = list(args.set)
         if info["lyapunov"]:
             common.append(f"long.lyapunov_exponent={info['lyapunov']}")
@@ -164,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         fno_params = n_params(build_model("fno", dataclasses.replace(FNOConfig(), **fno_model), channels, channels,
                                           n_dim))
         run = (lambda label: args.runs / name / label) if args.runs else (lambda label: None)
-        stable_cfg = stable_model(fno_params, channels, channels, n_dim, fno_model["n_modes"],
+        stable_cfg = stable_model(fno_params, channels, channels, grid, fno_model["n_modes"],
                                   **({"n_layers": 2} if args.quick else {}))
         vanilla = train_and_evaluate("fno", info["pde"], data, fno_model, common, preset, run("fno"))
         stable = train_and_evaluate("stable-fno", info["pde"], data, stable_cfg, common, preset, run("stable-fno"))
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                     ablation.append({"switch": switch, "value": False, **{k: stable[k] for k in KEYS},
                                      "note": "identical to stable-fno in 1D (the disc is the retained block)"})
                     continue
-                model = stable_model(fno_params, channels, channels, n_dim, fno_model["n_modes"], **flipped,
+                model = stable_model(fno_params, channels, channels, grid, fno_model["n_modes"], **flipped,
                                      **({"n_layers": 2} if args.quick else {}))
                 row = train_and_evaluate("stable-fno", info["pde"], data, model, common, preset, run(f"ablate-{switch}"))
                 row.pop("_long")

@@ -264,8 +264,9 @@ def solve(
         from .plots import plot_history, plot_solution  # matplotlib only when plots are written
 
         run.write_solution(solution)
-        plot_solution(solution, run.plots)
-        plot_history(run.read_history(), run.plots / "loss.png")
+        if getattr(cfg, "plots", True):  # a solver config may switch its run's plots off (plots = false)
+            plot_solution(solution, run.plots)
+            plot_history(run.read_history(), run.plots / "loss.png")
         run.write_metrics(metrics)
         run.end("complete")
     return Result(solution=solution, metrics=metrics, run_dir=Path(out) if out is not None else None,

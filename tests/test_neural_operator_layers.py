@@ -85,14 +85,14 @@ def test_spectral_norm_bounds_every_pointwise_layer() -> None:
     torch.manual_seed(3)
     config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True)
     model = StableFNO(config, in_channels=2, out_channels=1, n_dim=1)
-    layers = [m.layer for m in model.modules() if isinstance(m, Pointwise)]
-    assert len(layers) == 4 + 2 * config.n_layers
+    layers = [m.layer for m in model.blocks.modules() if isinstance(m, Pointwise)]
+    assert len(layers) == 2 * config.n_layers  # every 1x1 layer of the Fourier blocks (not the encoder/decoder)
     for layer in layers:
         with torch.no_grad():
             layer.parametrizations.weight.original.mul_(10.0)
         assert torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2) <= 1 + 1e-5
     plain = StableFNO(dataclasses.replace(config, spectral_norm=False), 2, 1, 1)
-    sigma = [torch.linalg.matrix_norm(m.layer.weight.flatten(1), ord=2) for m in plain.modules()
+    sigma = [torch.linalg.matrix_norm(m.layer.weight.flatten(1), ord=2) for m in plain.blocks.modules()
              if isinstance(m, Pointwise)]
     assert max(sigma) > 1  # without the switch the bound is not there
 

@@ -138,4 +138,5 @@ def test_benchmark_quick_writes_the_issue_keys() -> None:
         assert abs(entry["params_ratio"] - 1) < 0.1
     assert [a["switch"] for a in results["ablation_ks"]] == ["radial_truncation", "bounded_filter",
                                                              "fourier_nonlinearity", "spectral_norm", "residual_mlp",
-                                                             "output_filter"][: len(results["ablation_ks"])]
+                                                             "output_filter"]
+    assert results["ablation_ks"][0]["note"].startswith("identical to stable-fno in 1D")

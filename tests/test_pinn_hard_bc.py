@@ -225,3 +225,33 @@ def test_cylinder_solution_is_nan_inside_the_obstacle_and_the_cli_names_work(tmp
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"c_d", "c_l", "delta_p", "psi_island"} <= set(metrics)
     assert (out / "plots" / "cylinder_pressure.png").exists()
+
+
+def test_run_resumes_exactly_across_the_optimiser_switch(tmp_path, monkeypatch) -> None:
+    # (lagrangian-pinn keeps the same objective state, the collocation set's index)
+    from sciml_core.train import Trainer
+
+    pde, solver = "poiseuille", "hard-bc-pinn"
+    overrides = ["derivatives=autograd", "sampling.n_residual=128", "sampling.n_boundary=16", "model.width=8",
+                 "model.depth=2", "train.adam_steps=20", "train.lbfgs_steps=4", "train.log_every=1",
+                 "train.checkpoint_every=5"]
+    solve(pde, solver, preset="quick", overrides=overrides, out=tmp_path / "full", progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop(trainer, step, logs):
+        if step == 13:
+            raise Interrupt
+
+    original = Trainer.fit
+    monkeypatch.setattr(Trainer, "fit", lambda self: (self.callbacks.append(stop), original(self))[1])
+    with pytest.raises(Interrupt):
+        solve(pde, solver, preset="quick", overrides=overrides, out=tmp_path / "cut", progress=False)
+    monkeypatch.setattr(Trainer, "fit", original)
+    solve(pde, solver, preset="quick", overrides=overrides, out=tmp_path / "cut", resume=True, progress=False)
+
+    def history(run: str) -> list[tuple[int, float]]:
+        return [(r["step"], r["loss"]) for r in map(json.loads, (tmp_path / run / "history.jsonl").read_text().splitlines())]
+
+    assert history("cut") == history("full") and len(history("full")) == 24

@@ -27,14 +27,14 @@ tanh((rho - r) / s_c) [tanh((L - x) / s)], eta = y / H.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError
 from ..registry import register_pde
 from .base import array_module
-from .incompressible import Probe, Segment, SteadyIncompressibleFlow, poiseuille_stream, smooth_step, wall_factor
+from .incompressible import ChannelFlow, Probe, Segment, smooth_step, wall_factor
 
 BENCHMARK_2D1 = {"c_d": 5.5795, "c_l": 0.010619, "delta_p": 0.11752}
 
@@ -51,7 +51,7 @@ def cylinder_forces(theta: np.ndarray, radius: float, p: np.ndarray, u_x: np.nda
 
 @register_pde()
 @dataclass
-class Cylinder2D1(SteadyIncompressibleFlow):
+class Cylinder2D1(ChannelFlow):
     """Schafer-Turek 2D-1, steady flow past a cylinder in a channel at Re = 20 (module docstring)."""
 
     name: ClassVar[str] = "cylinder-2d1"
@@ -66,7 +66,6 @@ class Cylinder2D1(SteadyIncompressibleFlow):
     radius: float = 0.05
     u_max: float = 0.3
     nu: float = 1e-3
-    outflow: Literal["do-nothing", "parabolic"] = "do-nothing"
     blend: float = 0.1
     wall_width: float = 0.1
     cylinder_width: float = 0.05
@@ -79,10 +78,6 @@ class Cylinder2D1(SteadyIncompressibleFlow):
         if self.radius + self.blend >= clearance:
             raise ConfigError(f"pde.blend = {self.blend}: the lift's transition (radius + blend) must end before "
                               f"the nearest outer boundary, {clearance} from the centre")
-
-    @property
-    def pressure_gauge(self) -> str:  # type: ignore[override]
-        return "none" if self.outflow == "do-nothing" else "mean"
 
     @property
     def mean_speed(self) -> float:
@@ -100,27 +95,9 @@ class Cylinder2D1(SteadyIncompressibleFlow):
     def reynolds(self) -> float:
         return self.mean_speed * 2 * self.radius / self.nu
 
-    def size(self) -> tuple[float, float]:
-        return self.length, self.height
-
-    def inflow_velocity(self, x: Any, y: Any) -> tuple[Any, Any]:
-        eta = y / self.height
-        return 4.0 * self.u_max * eta * (1.0 - eta), 0 * x
-
     def segments(self) -> list[Segment]:
-        L, H = self.size()
-
-        def still(x: Any, y: Any) -> tuple[Any, Any]:
-            return 0 * x, 0 * x
-
-        exit_kind = "outflow" if self.outflow == "do-nothing" else "inflow"
-        return [Segment("bottom", "wall", (0.0, 0.0), (L, 0.0), velocity=still),
-                Segment("outlet", exit_kind, (L, 0.0), (L, H),
-                        velocity=None if self.outflow == "do-nothing" else self.inflow_velocity),
-                Segment("top", "wall", (L, H), (0.0, H), velocity=still),
-                Segment("inlet", "inflow", (0.0, H), (0.0, 0.0), velocity=self.inflow_velocity),
-                Segment("cylinder", "obstacle", centre=(self.centre_x, self.centre_y), radius=self.radius,
-                        velocity=still)]
+        return [*super().segments(), Segment("cylinder", "obstacle", centre=(self.centre_x, self.centre_y),
+                                             radius=self.radius, velocity=lambda x, y: (0 * x, 0 * x))]
 
     def _rho(self, x: Any, y: Any) -> Any:
         return array_module(x).sqrt((x - self.centre_x) ** 2 + (y - self.centre_y) ** 2)
@@ -129,17 +106,15 @@ class Cylinder2D1(SteadyIncompressibleFlow):
         return (x - self.centre_x) ** 2 + (y - self.centre_y) ** 2 < self.radius**2
 
     def distance(self, x: Any, y: Any) -> Any:
-        eta = y / self.height
-        phi = wall_factor(x, self.wall_width) * 4.0 * eta * (1.0 - eta) \
-            * wall_factor(self._rho(x, y) - self.radius, self.cylinder_width)
-        return phi * wall_factor(self.length - x, self.wall_width) if self.outflow == "parabolic" else phi
+        return self.channel_distance(x, y, self.wall_width) * wall_factor(self._rho(x, y) - self.radius,
+                                                                           self.cylinder_width)
 
     def stream_lift(self, x: Any, y: Any) -> tuple[Any, Any]:
         b = smooth_step((self._rho(x, y) - self.radius) / self.blend)
-        return poiseuille_stream(y, self.height, self.u_max) * b + 0 * x, 1.0 - b
+        return self.inflow_stream(y) * b + 0 * x, 1.0 - b
 
     def island_guess(self) -> float:
-        return float(poiseuille_stream(self.centre_y, self.height, self.u_max))
+        return float(self.inflow_stream(self.centre_y))
 
     def refinement_box(self) -> tuple[float, float, float, float] | None:
         """The near field: from the inflow to 8 radii behind the cylinder."""

@@ -170,3 +170,50 @@ class SteadyIncompressibleFlow(PDE):
                                                  dict[str, np.ndarray]]:
         """(metrics, profile variables {name: (dims, values)}, their coordinates) of the case."""
         return {}, {}, {}
+
+
+@dataclass
+class ChannelFlow(SteadyIncompressibleFlow):
+    """A channel [0, L] x [0, H] with no-slip walls, the parabolic inflow
+    u = 4 u_max y (H - y) / H^2 at x = 0 and, at x = L, the do-nothing outflow (soft) or, with
+    ``outflow = "parabolic"``, the inflow profile again (exact; the pressure constant is then
+    free and reported with zero mean).  Subclasses add obstacles to :meth:`segments`."""
+
+    length: float = 2.0
+    height: float = 1.0
+    u_max: float = 1.5
+    nu: float = 0.02
+    outflow: Literal["do-nothing", "parabolic"] = "do-nothing"
+
+    @property
+    def pressure_gauge(self) -> str:  # type: ignore[override]
+        return "none" if self.outflow == "do-nothing" else "mean"
+
+    def size(self) -> tuple[float, float]:
+        return self.length, self.height
+
+    def inflow_velocity(self, x: Any, y: Any) -> tuple[Any, Any]:
+        eta = y / self.height
+        return 4.0 * self.u_max * eta * (1.0 - eta), 0 * x
+
+    def inflow_stream(self, y: Any) -> Any:
+        return poiseuille_stream(y, self.height, self.u_max)
+
+    def segments(self) -> list[Segment]:
+        L, H = self.size()
+
+        def still(x: Any, y: Any) -> tuple[Any, Any]:
+            return 0 * x, 0 * x
+
+        parabolic = self.outflow == "parabolic"
+        return [Segment("bottom", "wall", (0.0, 0.0), (L, 0.0), velocity=still),
+                Segment("outlet", "inflow" if parabolic else "outflow", (L, 0.0), (L, H),
+                        velocity=self.inflow_velocity if parabolic else None),
+                Segment("top", "wall", (L, H), (0.0, H), velocity=still),
+                Segment("inlet", "inflow", (0.0, H), (0.0, 0.0), velocity=self.inflow_velocity)]
+
+    def channel_distance(self, x: Any, y: Any, width: float) -> Any:
+        """tanh(x / width) 4 eta (1 - eta) [tanh((L - x) / width)]: the inflow, walls [and outlet]."""
+        eta = y / self.height
+        phi = wall_factor(x, width) * 4.0 * eta * (1.0 - eta)
+        return phi * wall_factor(self.length - x, width) if self.outflow == "parabolic" else phi

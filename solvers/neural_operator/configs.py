@@ -35,7 +35,8 @@ class StableFNOConfig:
     wavenumbers (None: ``n_modes // 2``, the disc inscribed in the retained block);
     ``mlp_ratio``: hidden width of the residual channel MLPs over ``width``; ``output_filter``:
     the bounded depthwise filter applied once more to the predicted state, over every resolved
-    mode (see :class:`~.models.OutputFilter`)."""
+    mode (see :class:`~.models.OutputFilter`); ``prenorm``: a channel layer norm before the
+    filter and before the MLP of every block (pre-norm residual blocks)."""
 
     width: int = 64
     n_layers: int = 4
@@ -47,7 +48,8 @@ class StableFNOConfig:
     fourier_nonlinearity: bool = False
     spectral_norm: bool = True
     residual_mlp: bool = True
-    output_filter: bool = False
+    output_filter: bool = True
+    prenorm: bool = True
     positional_embedding: Embedding = "periodic"
 
     def validate(self) -> None:

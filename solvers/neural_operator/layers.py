@@ -146,15 +146,32 @@ class Pointwise(nn.Module):
         return self.layer(x.reshape(b, x.shape[1], -1)).reshape(b, -1, *space)
 
 
-class ResidualChannelMLP(nn.Module):
-    """``h + sigmoid(a) * W_2 silu(W_1 h)``, W_1: width -> ratio * width (1x1 layers)."""
+class ChannelNorm(nn.Module):
+    """Layer normalisation over the channels at every grid point, with a learned affine map
+    (translation equivariant; keeps the hidden activations O(1) between 1x1 layers of norm 1)."""
 
-    def __init__(self, width: int, ratio: float = 4.0, normalise: bool = True) -> None:
+    def __init__(self, channels: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.weight, self.bias = nn.Parameter(torch.ones(channels)), nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        mean, var = h.mean(1, keepdim=True), h.var(1, keepdim=True, unbiased=False)
+        shape = (1, -1) + (1,) * (h.ndim - 2)
+        return (h - mean) * torch.rsqrt(var + self.eps) * self.weight.view(shape) + self.bias.view(shape)
+
+
+class ResidualChannelMLP(nn.Module):
+    """``h + sigmoid(a) * W_2 silu(W_1 norm(h))``, W_1: width -> ratio * width (1x1 layers);
+    ``norm`` a :class:`ChannelNorm` with ``prenorm`` (pre-norm residual block), else identity."""
+
+    def __init__(self, width: int, ratio: float = 4.0, normalise: bool = True, prenorm: bool = False) -> None:
         super().__init__()
         hidden = max(1, round(ratio * width))
+        self.norm = ChannelNorm(width) if prenorm else nn.Identity()
         self.fc1 = Pointwise(width, hidden, normalise)
         self.fc2 = Pointwise(hidden, width, normalise)
         self.gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return h + torch.sigmoid(self.gate) * self.fc2(nn.functional.silu(self.fc1(h)))
+        return h + torch.sigmoid(self.gate) * self.fc2(nn.functional.silu(self.fc1(self.norm(h))))

@@ -8,14 +8,19 @@
   :class:`StableFNOConfig`, so an ablation is one config change::
 
       lift:    h = P_2 silu(P_1 [x, e(x)])                  e: positional embedding
-      block:   s = F^-1[ g_{c,k} * G(F h)_{c,k} ]            depthwise filter, |k| <= cutoff
-               residual_mlp:  h = h + sigmoid(a) s;  h = h + sigmoid(b) W_2 silu(W_1 h)
+      block:   s = F^-1[ g_{c,k} * G(F n(h))_{c,k} ]         depthwise filter, |k| <= cutoff
+               residual_mlp:  h = h + sigmoid(a) s;  h = h + sigmoid(b) W_2 silu(W_1 n(h))
                otherwise:     h = silu(W h + s)               (the FNO block form)
       project: y = Q_2 silu(Q_1 h)
+      output:  u_{t+1} = F^-1[ r_k * F(u_t + d * y)_k ]       (``output_filter``; see the solver)
 
   with ``g`` bounded (``bounded_filter``), the disc truncation (``radial_truncation``), the
-  Fourier gate ``G`` (``fourier_nonlinearity``, identity when off) and every 1x1 layer
-  ``P, W, Q`` spectrally normalised (``spectral_norm``).
+  Fourier gate ``G`` (``fourier_nonlinearity``, identity when off), the blocks' 1x1 layers
+  ``W`` spectrally normalised (``spectral_norm``), ``n`` a channel layer norm (``prenorm``)
+  and ``r`` the bounded filter once more on the predicted state (``output_filter``).
+  Measured on KS L = 22 (300 Adam steps, width 72): with the encoder and decoder ``P, Q``
+  normalised too the model stayed at the persistence loss (one-step rel L2 0.044, the data's
+  own step 0.047); with the blocks' layers only and the pre-norm it reached 0.017.
 
 Parameters are counted as real numbers (a complex weight counts twice), as neuraloperator's
 ``count_model_params`` does; :func:`width_for_params` picks the ``stable-fno`` width whose
@@ -35,7 +40,7 @@ from torch import nn
 from sciml_core.errors import ConfigError
 
 from .configs import FNOConfig, StableFNOConfig
-from .layers import Pointwise, ResidualChannelMLP, SpectralFilter
+from .layers import ChannelNorm, Pointwise, ResidualChannelMLP, SpectralFilter
 
 def periodic_embedding(x: torch.Tensor) -> torch.Tensor:
     """Append ``cos(2 pi i / n_d), sin(2 pi i / n_d)`` per spatial dim d (i the grid index):
@@ -61,13 +66,14 @@ class StableBlock(nn.Module):
                                      gate=c.fourier_nonlinearity)
         if c.residual_mlp:
             self.gate = nn.Parameter(torch.zeros(1))
-            self.mlp = ResidualChannelMLP(c.width, c.mlp_ratio, c.spectral_norm)
+            self.mlp = ResidualChannelMLP(c.width, c.mlp_ratio, c.spectral_norm, c.prenorm)
         else:
             self.skip = Pointwise(c.width, c.width, c.spectral_norm)
         self.residual = c.residual_mlp
+        self.norm = ChannelNorm(c.width) if c.prenorm else nn.Identity()
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        s = self.filter(h)
+        s = self.filter(self.norm(h))
         if self.residual:
             return self.mlp(h + torch.sigmoid(self.gate) * s)
         return nn.functional.silu(self.skip(h) + s)
@@ -81,12 +87,13 @@ class StableFNO(nn.Module):
         c = self.config = config
         self.embedding = c.positional_embedding
         extra = {"periodic": 2 * n_dim, "grid": n_dim, "none": 0}[c.positional_embedding]
-        sn = c.spectral_norm
-        self.lift = nn.Sequential(Pointwise(in_channels + extra, 2 * c.width, sn), nn.SiLU(),
-                                  Pointwise(2 * c.width, c.width, sn))
+        # the encoder and decoder are not normalised: with them normalised too the KS model sat at
+        # the persistence loss for 300 steps (its output could not reach the increments' scale)
+        self.lift = nn.Sequential(Pointwise(in_channels + extra, 2 * c.width, False), nn.SiLU(),
+                                  Pointwise(2 * c.width, c.width, False))
         self.blocks = nn.ModuleList(StableBlock(c, n_dim) for _ in range(c.n_layers))
-        self.project = nn.Sequential(Pointwise(c.width, 2 * c.width, sn), nn.SiLU(),
-                                     Pointwise(2 * c.width, out_channels, sn))
+        self.project = nn.Sequential(Pointwise(c.width, 2 * c.width, False), nn.SiLU(),
+                                     Pointwise(2 * c.width, out_channels, False))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding == "periodic":
@@ -120,6 +127,26 @@ class OutputFilter(nn.Module):
         with torch.no_grad():
             self.filter.weight.tensor.copy_(torch.complex(torch.full_like(self.filter.weight.tensor.real, 5.0),
                                                           torch.zeros_like(self.filter.weight.tensor.real)))
+
+    @torch.no_grad()
+    def fit(self, trajectories: torch.Tensor, horizon: int, eps: float = 1e-3) -> None:
+        """Start from the best per-mode linear map of the data: for output frame j and channel
+        c, ``g_k = sum Y_k conj(X_k) / sum |X_k|^2`` (X: frame t, Y: frame t + j, over every
+        training pair), its magnitude clipped to [eps, 1 - eps]."""
+        n_space = trajectories.ndim - 3
+        dims = tuple(range(-n_space, 0))
+        gains = []
+        for j in range(1, horizon + 1):
+            X = torch.fft.rfftn(trajectories[:, :-j].double(), dim=dims)
+            Y = torch.fft.rfftn(trajectories[:, j:].double(), dim=dims)
+            ratio = (Y * X.conj()).sum(dim=(0, 1)) / (X.abs() ** 2).sum(dim=(0, 1)).clamp_min(1e-30)  # (C, *k)
+            gains.append(ratio)
+        g = torch.cat(gains)  # (H * C, *k), channel order j * C + c
+        if n_space > 1:
+            g = torch.fft.fftshift(g, dim=tuple(range(1, n_space)))  # SpectralConv's order of leading dims
+        mag = g.abs().clamp(eps, 1 - eps)
+        w = self.filter.weight.tensor
+        w.copy_(torch.complex(torch.log(mag / (1 - mag)), torch.angle(g)).to(w.dtype))
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.filter(u)

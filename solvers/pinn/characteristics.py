@@ -30,9 +30,10 @@ import torch
 from torch import nn
 
 from sciml_core.errors import ConfigError
-from sciml_core.nn import MLP, FourierFeatures, Jet, ModifiedMLP, PeriodicEmbedding, input_jet
+from sciml_core.nn import Jet, PeriodicEmbedding, input_jet
 from sciml_core.pdes.base import PDE
 
+from .backbone import trunk
 from .network import ModelConfig, pde_initial_jets
 
 DIMS = ("t", "X")
@@ -69,14 +70,7 @@ class LagrangianBranch(nn.Module):
         self.register_buffer("input_weight", torch.diag(torch.tensor([2.0 / t_end, 1.0], dtype=torch.float64)),
                              persistent=False)
         self.register_buffer("input_shift", torch.tensor([-1.0, 0.0], dtype=torch.float64), persistent=False)
-        layers: list[nn.Module] = [PeriodicEmbedding(2, [1], [period], model.periodic_modes)]
-        width = layers[-1].out_features
-        if model.fourier_features:
-            layers.append(FourierFeatures(width, model.fourier_features, model.fourier_sigma))
-            width = layers[-1].out_features
-        self.embed = nn.ModuleList(layers)
-        backbone = ModifiedMLP if model.arch == "modified" else MLP
-        self.backbone = backbone(width, 1, model.width, model.depth, model.activation, model.factorize)
+        self.embed, self.backbone = trunk([PeriodicEmbedding(2, [1], [period], model.periodic_modes)], 2, 1, model)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         x = nn.functional.linear(inputs, self.input_weight.to(inputs.dtype), self.input_shift.to(inputs.dtype))

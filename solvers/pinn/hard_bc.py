@@ -39,6 +39,7 @@ from sciml_core.train.distributed import gather_rows, shard_rows
 from sciml_core.train.trainer import Callback, Trainer
 
 from .base import PINNSolver
+from .collocation import ResampledPoints
 from .network import ModelConfig
 from .polarization import PolarizedDerivatives
 from .sampling import SamplingConfig, sample_unit
@@ -100,7 +101,7 @@ def fluid_points(pde: SteadyIncompressibleFlow, n: int, refine_fraction: float, 
     return points[:, 0], points[:, 1]
 
 
-class HardBCObjective:
+class HardBCObjective(ResampledPoints):
     """The momentum (and outflow) loss of the module docstring."""
 
     def __init__(self, pde: SteadyIncompressibleFlow, network: StreamFunctionNetwork, config: HardBCPINNConfig,
@@ -137,9 +138,7 @@ class HardBCObjective:
         return AutogradDerivatives(self.network, points)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
-        every = self.config.sampling.resample_every
-        if every and step < self.config.train.adam_steps and step // every != self.points_index:
-            self.resample(step // every)
+        self.advance(step)
         n = len(self.points["x"])
         rows = shard_rows(n)  # several ranks: each evaluates its share of the points, gathered below
         d = self.derivatives(rows)
@@ -159,12 +158,6 @@ class HardBCObjective:
         if self.pde.has_island:
             logs["psi_island"] = float(self.network.island.detach()) * self.network.psi_scale
         return total, logs
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"points_index": self.points_index}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.resample(state["points_index"])
 
 
 @register_solver()

@@ -39,6 +39,7 @@ from sciml_core.train.distributed import gather_rows, shard_rows
 
 from .base import PINNSolver
 from .characteristics import DIMS, LagrangianNetwork, invert_characteristics, lagrangian_residuals, network_position
+from .collocation import ResampledPoints
 from .network import ModelConfig
 from .reference import reference
 from .sampling import SamplingConfig, sample_unit
@@ -78,7 +79,7 @@ class LagrangianPINNConfig:
             raise ConfigError(f"derivatives = 'jet' supports model.activation tanh or sin, got {self.model.activation!r}")
 
 
-class LagrangianObjective:
+class LagrangianObjective(ResampledPoints):
     """The Lagrangian loss (module docstring) on collocation points (t, X)."""
 
     def __init__(self, pde: PDE, network: LagrangianNetwork, config: LagrangianPINNConfig, device: torch.device,
@@ -118,9 +119,7 @@ class LagrangianObjective:
         return {k: gather_rows(r, n) for k, r in lagrangian_residuals(self.pde, d).items()}
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
-        every = self.config.sampling.resample_every
-        if every and step < self.config.train.adam_steps and step // every != self.points_index:
-            self.resample(step // every)
+        self.advance(step)
         r = self.residuals()
         w = self.config.weights
         terms = {"characteristic": self._norm(r["x"]), "state": self._norm(r["u"])}
@@ -131,12 +130,6 @@ class LagrangianObjective:
             terms["initial"] = self._norm(at0["x"] - self.initial_points["X"]) + self._norm(at0["u"] - u0)
             total = total + w.initial * terms["initial"]
         return total, {f"loss_{k}": v.item() for k, v in terms.items()}
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"points_index": self.points_index}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.resample(state["points_index"])
 
 
 @register_solver()

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from sciml_core.nn import MLP, AutogradDerivatives, FourierFeatures, Jet, ModifiedMLP
+from sciml_core.nn import AutogradDerivatives, Jet
 from sciml_core.pdes.incompressible import Probe, SteadyIncompressibleFlow
 
+from .backbone import trunk
 from .network import ModelConfig
 from .polarization import fixed_jets, plane_jet
 
@@ -52,14 +53,7 @@ class StreamFunctionNetwork(nn.Module):
                              persistent=False)
         self.register_buffer("input_shift", torch.tensor([-length / 2 / half[0], -height / 2 / half[1]],
                                                          dtype=torch.float64), persistent=False)
-        layers: list[nn.Module] = []
-        width = 2
-        if model.fourier_features:
-            layers.append(FourierFeatures(width, model.fourier_features, model.fourier_sigma))
-            width = layers[-1].out_features
-        self.embed = nn.ModuleList(layers)
-        backbone = ModifiedMLP if model.arch == "modified" else MLP
-        self.backbone = backbone(width, 2, model.width, model.depth, model.activation, model.factorize)
+        self.embed, self.backbone = trunk([], 2, 2, model)
         self.psi_scale = pde.velocity_scale * pde.length_scale
         self.p_scale = pde.velocity_scale**2
         if pde.has_island:
