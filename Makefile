@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python benchmarks/pinn_derivative_engines.py
 	$(BIN)/python benchmarks/data_loader_throughput.py
 	$(BIN)/python benchmarks/generation_scaling.py
+	$(BIN)/python benchmarks/scaling.py
 
 lint: setup
 	$(BIN)/python -m pip install -q ruff

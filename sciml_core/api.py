@@ -34,6 +34,7 @@ from .pdes.base import PDE
 from .registry import get_pde, get_solver, unknown_name_error
 from .run import RunDirectory, non_finite_keys
 from .solver import Result, RunContext, Solver
+from .train import distributed
 
 CONFIG_FILE_KEYS = ("pde", "solver", "preset", "seed", "device", "dtype", "budget_s", "data", "pde_params", "config")
 _KEY_TYPES: dict[str, tuple[type, ...]] = {"pde": (str,), "solver": (str,), "preset": (str,), "seed": (int,),
@@ -165,19 +166,27 @@ def solve(
     ``config`` is a path to a config file or a dict in the same layout; ``overrides`` a list
     of ``key=value`` strings or a nested dict; explicit arguments win over the file.
     """
-    run = RunDirectory.plan(out, resume=resume, force=force) if out is not None else None
-    if resume and run is None:
-        raise CheckpointError("--resume: no checkpoint to resume from at '(no --out given)'")
+    distributed.init_group()  # under torchrun: join the ranks' process group
+
+    def plan() -> tuple[RunDirectory | None, dict[str, Any] | None]:
+        run = RunDirectory.plan(out, resume=resume, force=force) if out is not None else None
+        if resume and run is None:
+            raise CheckpointError("--resume: no checkpoint to resume from at '(no --out given)'")
+        stored = read_run_config(run.config_file) if resume and run is not None and run.config_file.exists() else None
+        return run, stored
+
+    run, stored = distributed.on_main(plan) or (None, None)  # rank 0 alone writes the run directory
+    stored = distributed.broadcast_object(stored)  # a resumed run's own settings, for every rank
     file_cfg: dict[str, Any] = {}
     if isinstance(config, (str, Path)):
         file_cfg = read_run_config(config)
     elif config is not None:
         file_cfg = check_run_config(config)
-    elif resume and run is not None and run.config_file.exists():  # resume: the run's own settings
-        file_cfg = {k: v for k, v in read_run_config(run.config_file).items() if k not in RESUMABLE_CHANGES}
+    elif stored is not None:  # resume: the run's own settings
+        file_cfg = {k: v for k, v in stored.items() if k not in RESUMABLE_CHANGES}
         named = {"pde": pde if isinstance(pde, str) else getattr(pde, "name", None),
                  "solver": solver if isinstance(solver, str) else getattr(solver, "name", None)}
-        _refuse_differences(run, file_cfg, {k: v for k, v in named.items() if v is not None})
+        _refuse_differences(RunDirectory.existing(out), file_cfg, {k: v for k, v in named.items() if v is not None})
     pde = pde if pde is not None else file_cfg.get("pde")
     solver = solver if solver is not None else file_cfg.get("solver")
     if pde is None or solver is None:
@@ -207,11 +216,18 @@ def solve(
     seed = check_seed(seed if seed is not None else file_cfg.get("seed", 0))
     budget_s = check_budget(budget_s if budget_s is not None else file_cfg.get("budget_s"))
     device_obj = resolve_device(device if device != "auto" or "device" not in file_cfg else file_cfg["device"])
+    device_obj = distributed.rank_device(device_obj)  # under torchrun on CUDA: cuda:LOCAL_RANK
+    ranks = distributed.world_size()
+    if ranks > 1 and solver_cls.kind == "reference":
+        raise ConfigError(f"solver {solver_cls.name!r} is a numerical reference: it runs in one process (batched "
+                          "on a GPU when there is one); use one rank, or 'sciml data generate --workers/--scheduler' "
+                          "for many samples")
     default_dtype = "float64" if solver_cls.kind == "reference" else "float32"
     dtype_obj = resolve_dtype(dtype or file_cfg.get("dtype", default_dtype))
     data = data if data is not None else file_cfg.get("data")
     context = RunContext(device=device_obj, dtype=dtype_obj, seed=seed, budget_s=budget_s, resume=resume,
-                         data=Path(data) if data is not None else None, run=run, progress=progress)
+                         data=Path(data) if data is not None else None, run=run,
+                         progress=progress and distributed.is_main())
     solver_obj = solver_cls(pde_obj, cfg, context)
     cfg = solver_obj.resolved_config()  # every automatic choice made, as config.toml records it
     resolved = {
@@ -220,8 +236,8 @@ def solve(
         "data": str(Path(data).resolve()) if data is not None else None, "pde_params": pde_obj.params(), "config": to_dict(cfg),
     }
     config_text = dumps_toml(resolved)
-    if resume and run is not None and run.config_file.exists():
-        _refuse_differences(run, read_run_config(run.config_file), read_toml_text(config_text))
+    if resume and stored is not None:
+        _refuse_differences(RunDirectory.existing(out), stored, read_toml_text(config_text))
 
     torch.manual_seed(seed)
     start = time.perf_counter()
@@ -235,7 +251,7 @@ def solve(
     metrics = {
         **summary, "rel_l2": solution_rel_l2(solution), "wall_s": round(wall_s, 3), "steps": output.steps,
         "device": str(device_obj), "dtype": dtype_name(dtype_obj), "n_params": output.n_params,
-        "seed": seed, "status": output.status, **output.metrics,
+        "seed": seed, "status": output.status, "ranks": ranks, **output.metrics,
     }
     if solver_preset in solver_cls.smoke_presets:
         metrics["smoke_test"] = True
@@ -253,5 +269,5 @@ def solve(
             plot_history(run.read_history(), run.plots / "loss.png")
         run.write_metrics(metrics)
         run.end("complete")
-    return Result(solution=solution, metrics=metrics, run_dir=run.path if run else None,
+    return Result(solution=solution, metrics=metrics, run_dir=Path(out) if out is not None else None,
                   status=output.status, message=output.message)

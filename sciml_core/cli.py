@@ -53,15 +53,27 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     from .api import solve
+    from .train import distributed
 
     out = args.out
     if out is None and args.pde is not None and args.solver is not None:
         import datetime as dt
 
         out = Path("runs") / f"{args.pde}-{args.solver}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    if args.nproc != 1 and not distributed.launched():
+        from .train.launch import check_nproc, launch
+
+        check_nproc(args.nproc, args.device)
+        return launch([*args.argv, *(["--out", str(out)] if args.out is None and out is not None else [])],
+                      args.nproc)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.nproc not in (1, world):
+        raise SciMLError(f"--nproc {args.nproc} under a torchrun of {world} ranks: give one or the other")
     result = solve(args.pde, args.solver, config=args.config, preset=args.preset, overrides=args.set or [],
                    out=out, device=args.device, dtype=args.dtype, seed=args.seed, budget_s=args.budget_s,
                    resume=args.resume, force=args.force, data=args.data)
+    if not distributed.is_main():
+        return 0
     _print_metrics(result.metrics)
     if result.run_dir is not None:
         print(f"run directory: {result.run_dir}   plots: {result.run_dir / 'plots'}")
@@ -112,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.add_argument("--force", action="store_true", help="overwrite a run already in --out")
     p.add_argument("--data", help="dataset file (operators)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train on N processes of this machine (starts torchrun; one GPU each on CUDA)")
     p.set_defaults(func=_cmd_solve)
 
     p = sub.add_parser("eval", help="recompute a run's metrics, optionally against a reference file")
@@ -128,7 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sciml`` console script; returns the exit status."""
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
+        args.argv = argv  # as given: `solve --nproc N` hands it on to torchrun
         return int(args.func(args) or 0)
     except DivergenceError as exc:
         print(f"sciml: diverged: {exc}", file=sys.stderr)

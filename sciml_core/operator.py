@@ -25,6 +25,13 @@ Default training step (Brandstetter, Worrall & Welling 2022, section 2.3): draw 
 trajectories (a fresh permutation per epoch), an unroll count n ~ U{0..min(epoch, max_unroll)}
 and start frames; push the history forward n steps without gradient; add Gaussian noise of
 ``noise_std`` (normalised units) to it; grade the next step against the stored frames.
+
+Under several ranks (torchrun) every rank draws the same global batch from (seed, step); each
+pushes forward and predicts its contiguous share of the batch, and the predictions of all
+ranks are gathered before the criterion (:mod:`sciml_core.train.distributed`), so the loss is
+the one-rank loss of the global batch (what a DistributedSampler over a shared permutation
+gives a DataLoader).  A subclass that overrides :meth:`~OperatorSolver.batch_loss` splits its
+work the same way with ``shard_rows`` / ``gather_rows``.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from .errors import ConfigError
 from .metrics import rel_l2
 from .solver import Solver, SolverKind, SolverOutput
 from .train import TrainConfig, Trainer
+from .train.distributed import gather_rows, shard_rows
 from .train.trainer import Callback
 
 
@@ -177,14 +185,16 @@ class OperatorSolver(Solver):
             raise ConfigError(f"{n_frames} frames are too few for window {window} + horizon {horizon}")
         starts = torch.randint(0, last + 1, (len(samples),), generator=generator).to(samples.device)
         history, target, target_frame = window_pairs(trajectories, samples, starts, window, horizon, n_unroll)
-        batch_params = params[samples]
+        noise = torch.randn(history.shape, generator=generator, dtype=history.dtype) if cfg.noise_std else None
+        rows = shard_rows(len(samples))  # this rank's part of the global batch (all of it on one rank)
+        history, batch_params = history[rows], params[samples[rows]]
         if n_unroll:
-            history = pushforward(self.stepper(model, batch_params), history, n_unroll, first_frame=starts + window)
-        if cfg.noise_std:
-            noise = torch.randn(history.shape, generator=generator, dtype=history.dtype)
-            history = history + cfg.noise_std * noise.to(history.device)
-        loss = self.criterion(self.predict(model, history, target_frame, batch_params), target)
-        return loss, {"unroll": float(n_unroll)}
+            history = pushforward(self.stepper(model, batch_params), history, n_unroll,
+                                  first_frame=starts[rows] + window)
+        if noise is not None:
+            history = history + cfg.noise_std * noise[rows].to(history.device)
+        prediction = gather_rows(self.predict(model, history, target_frame[rows], batch_params), len(samples))
+        return self.criterion(prediction, target), {"unroll": float(n_unroll)}
 
     def callbacks(self, model: torch.nn.Module, data: TrajectorySet) -> list[Callback]:
         """The held-out loss every ``eval_every`` steps (same loss, fixed draws), as ``val_loss``."""

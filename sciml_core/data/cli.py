@@ -29,7 +29,7 @@ def _generate(args: argparse.Namespace) -> int:
     shard = parse_shard(args.shard)
     out = args.out or Path("data") / (f"{spec.name}.shard-{shard[0]}-of-{shard[1]}.h5" if shard else f"{spec.name}.h5")
     report = generate(spec, out, seed=args.seed, shard=shard, workers=args.workers, force=args.force,
-                      compression=args.compression, progress=not args.no_progress)
+                      compression=args.compression, progress=not args.no_progress, scheduler=args.scheduler)
     print(f"{report.path}: {report.n_generated} samples generated in {report.wall_s:.1f} s "
           f"({report.n_samples} in file)")
     return 0
@@ -80,6 +80,9 @@ def add_data_commands(subparsers: Any) -> None:
     g.add_argument("--out", type=Path, help="output file (default: data/NAME.h5)")
     g.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     g.add_argument("--shard", help="generate only shard K of N (K/N, 0-based), for cluster arrays")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="integrate the blocks as Dask tasks: tcp://HOST:PORT of a running scheduler, or local:N "
+                        "for a LocalCluster of N workers here (needs the dask extra)")
     g.add_argument("--seed", type=int, default=0, help="base seed; sample i uses (seed, i)")
     g.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec key, e.g. times.n_t=51")
     g.add_argument("--compression", choices=("gzip", "lzf"), help="compress the file once complete")

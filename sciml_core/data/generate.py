@@ -9,6 +9,10 @@ point.  Samples with per-sample PDE parameters are integrated one at a time, unl
 takes them batched (``batched_params``: the block's parameters and initial-condition draws
 go along as ``integrate(..., params=...)``).
 
+Executors: the blocks are integrated in this process, in local worker processes
+(``workers``), or as tasks on a Dask cluster (``scheduler``, :mod:`.dask_blocks`); in every
+case this process alone writes the file.
+
 Resumability: the output file is created complete-but-empty (see :mod:`.schema`); the parent
 process alone writes it, a block at a time: data first, flush, then the ``completed`` mask,
 flush.  Re-running the same command finds the file, checks its ``fingerprint`` and
@@ -217,17 +221,25 @@ def _prepare_output(out: Path, fp: str, force: bool) -> bool:
 
 def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[int, int] | None = None,
              workers: int = 1, force: bool = False, compression: str | None = None,
-             progress: bool = True, start_method: str | None = None) -> GenerateReport:
+             progress: bool = True, start_method: str | None = None, scheduler: str | None = None) -> GenerateReport:
     """Generate (or complete) the dataset file ``out``; see the module docstring.
 
     Workers are started with ``fork`` where the platform has it (no re-import cost; each
     worker runs torch single-threaded, as DataLoader workers do), else ``spawn``.
+    ``scheduler``: a Dask scheduler address or ``local:N`` (:mod:`.dask_blocks`) instead.
     """
     from ..run import atomic_path
 
     start = time.perf_counter()
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if scheduler is not None:
+        from .dask_blocks import parse_scheduler
+
+        parse_scheduler(scheduler)
+        if workers > 1:
+            raise ConfigError("--workers and --scheduler: with a Dask scheduler its workers do the work; "
+                              "give one or the other")
     check_seed(seed)
     pde_cls, solver_cls = resolve(spec)
     problem = Problem(spec, pde_cls, solver_cls, seed)
@@ -258,7 +270,13 @@ def generate(spec: DatasetSpec, out: str | Path, *, seed: int = 0, shard: tuple[
     n_done = sum(len(b) for b in todo)
     with tqdm(total=len(header.samples), initial=header.n_complete, desc=f"generate {spec.name}", unit="sample",
               disable=not progress) as bar:
-        for result in _run_blocks(problem, todo, workers, start_method):
+        if scheduler is not None and todo:
+            from .dask_blocks import run_blocks
+
+            results = run_blocks(problem, todo, scheduler, key=fp)
+        else:
+            results = _run_blocks(problem, todo, workers, start_method)
+        for result in results:
             _write_block(out, result, first)
             bar.update(len(result["indices"]))
     if compression and not _compressed(out, problem.fields[0]):

@@ -7,7 +7,13 @@ scheduler, RNG and objective state are all restored, so a resumed CPU run reprod
 uninterrupted run's losses); a guard that stops on a non-finite loss with
 :class:`DivergenceError`, leaving the last good checkpoint untouched; ``history.jsonl``
 logging; callbacks; a tqdm progress bar on a terminal, and plain progress lines (step, loss,
-rel L2 when logged, steps/s, ETA) every few seconds when stderr is not one (:mod:`..progress`).
+rel L2 when logged, steps/s, ETA) every few seconds when stderr is not one (:mod:`..progress`);
+``torch.compile`` of the model (``train.compile``).
+
+Under torchrun (:mod:`.distributed`) the same loop runs on every rank: parameters start from
+rank 0's, gradients are averaged over the ranks after every backward pass (also inside the
+L-BFGS closure), a wall-clock budget stops all ranks at the same step, rank 0 alone writes
+history and checkpoints, and ``--resume`` reads rank 0's checkpoint for everyone.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Protocol, Sequence
 
@@ -22,10 +29,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..device import keep_freed_cpu_memory
-from ..errors import CheckpointError, ConfigError, DivergenceError
+from ..errors import CheckpointError, ConfigError, DivergenceError, SciMLError
 from ..progress import ProgressLog
 from ..run import json_default
 from ..solver import RunContext
+from . import distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -48,6 +56,8 @@ class TrainConfig:
     log_every: int = 10
     checkpoint_every: int = 500
     amp: Literal["none", "bf16"] = "none"
+    compile: bool = False
+    compile_backend: str = "inductor"
 
     def validate(self) -> None:
         for key in ("adam_steps", "lbfgs_steps", "checkpoint_every"):
@@ -95,6 +105,18 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
     return lambda s: 1.0
 
 
+def _compile(model: torch.nn.Module, backend: str) -> None:
+    """``torch.compile`` the model in place (its parameter names, hence checkpoints, unchanged)."""
+    try:
+        model.compile(backend=backend)
+    except Exception as exc:  # torch._dynamo.exc.InvalidBackend and the like
+        import torch._dynamo
+
+        raise ConfigError(f"train.compile_backend {backend!r}: {type(exc).__name__} (available: "
+                          f"{', '.join(torch._dynamo.list_backends())}, or the debugging backends eager and "
+                          "aot_eager)") from None
+
+
 class Trainer:
     """Minimise ``objective.loss`` over ``model``'s parameters (see the module docstring)."""
 
@@ -108,6 +130,12 @@ class Trainer:
     ) -> None:
         if config.amp == "bf16" and context.device.type != "cuda":
             raise ConfigError("train.amp=bf16 needs a CUDA device (use --device cuda or train.amp=none)")
+        if config.amp == "bf16" and context.dtype == torch.float64:
+            raise ConfigError("train.amp=bf16 autocasts float32 models; with --dtype float64 it would change nothing "
+                              "(use --dtype float32 or train.amp=none)")
+        if config.compile:
+            _compile(model, config.compile_backend)
+        distributed.broadcast_module(model)
         self.model = model
         self.objective = objective
         self.config = config
@@ -155,7 +183,9 @@ class Trainer:
         state = {
             "step": self.step,
             "phase": self.phase,
-            "model": self.model.state_dict(),
+            # tensors only: a state dict may carry other entries (neuraloperator's ``_metadata`` holds
+            # its constructor arguments, functions included), which weights_only loading refuses
+            "model": {k: v for k, v in self.model.state_dict().items() if isinstance(v, torch.Tensor)},
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "rng_cpu": torch.get_rng_state(),
@@ -184,24 +214,34 @@ class Trainer:
         self._elapsed_before = float(state.get("elapsed_s", 0.0))
 
     def save(self) -> None:
+        distributed.check_in_sync(self.model)
         if self.context.run is not None:
             save_checkpoint(self.context.run.checkpoint, self.state_dict())
             self.last_checkpoint_step = self.step
 
     def resume(self) -> None:
-        """Restore from the run directory's checkpoint and drop history logged after it."""
-        assert self.context.run is not None, "resume needs a run directory"
-        path = self.context.run.checkpoint
+        """Restore from the run directory's checkpoint and drop history logged after it (rank 0
+        reads the checkpoint and sends it to the other ranks, which need no shared file system)."""
+        run = self.context.run
+        where = "cpu" if distributed.active() else self.context.device  # tensors travel through the CPU
+
+        def read() -> dict[str, Any]:
+            assert run is not None, "resume needs a run directory"
+            return load_checkpoint(run.checkpoint, map_location=where)
+
+        state = distributed.broadcast_object(distributed.on_main(read))
         try:
-            self.load_state_dict(load_checkpoint(path, map_location=self.context.device))
+            self.load_state_dict(state)
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a checkpoint of something else
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
             detail = next((line for line in lines if "size mismatch" in line or "Missing key" in line),
                           lines[0] if lines else type(exc).__name__)
             if isinstance(exc, KeyError):
                 detail = f"no {detail} entry (written by another solver?)"
-            raise CheckpointError(f"checkpoint {str(path)!r} does not fit this run: {detail}") from None
-        self.context.run.truncate_history(self.step)
+            where = str(run.checkpoint) if run is not None else "rank 0's checkpoint"
+            raise CheckpointError(f"checkpoint {where!r} does not fit this run: {detail}") from None
+        if run is not None:
+            run.truncate_history(self.step)
 
     # ---- the loop -------------------------------------------------------------------------
     @property
@@ -222,12 +262,36 @@ class Trainer:
         )
         return DivergenceError(f"non-finite loss ({loss.item()}) at step {self.step} ({self.phase}); {where}")
 
+    def _first_step(self) -> tuple[float, dict[str, float]]:
+        """The first step of this process, with compile and autocast failures as ConfigErrors."""
+        gathers = distributed.gather_count()
+        try:
+            result = self._adam_step() if self.phase == "adam" else self._lbfgs_step()
+        except SciMLError:
+            raise
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if self.config.compile and type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+                raise ConfigError(f"train.compile=true: torch.compile (backend {self.config.compile_backend!r}) "
+                                  f"cannot compile this solver's model ({type(exc).__name__}: {first}); use "
+                                  "train.compile=false") from exc
+            if self.config.amp == "bf16" and isinstance(exc, RuntimeError):
+                raise ConfigError(f"train.amp=bf16: this solver's model fails under bf16 autocast "
+                                  f"(RuntimeError: {first}); use train.amp=none") from exc
+            raise
+        if distributed.active() and distributed.gather_count() == gathers and distributed.is_main():
+            warnings.warn(f"the objective does not split its work over the {distributed.world_size()} ranks (it "
+                          "never calls sciml_core.train.distributed.gather_rows): every rank computes the whole "
+                          "step, so the results are those of one rank, but no faster", stacklevel=2)
+        return result
+
     def _adam_step(self) -> tuple[float, dict[str, float]]:
         self.optimizer.zero_grad(set_to_none=True)
         loss, logs = self._evaluate()
         if not torch.isfinite(loss):
             raise self._diverged(loss)
         loss.backward()
+        distributed.average_gradients(self.model.parameters())
         if self.config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
@@ -245,6 +309,7 @@ class Trainer:
                 first.append((loss.detach(), logs))
             if torch.isfinite(loss):
                 loss.backward()
+                distributed.average_gradients(self.model.parameters())
             return loss
 
         self.optimizer.step(closure)
@@ -266,12 +331,17 @@ class Trainer:
         history = run.history.open("a") if run is not None else None
         bar = tqdm(total=total, initial=self.step, desc=f"train", disable=None if self.context.progress else True)
         lines = ProgressLog("train", total, initial=self.step, enabled=self.context.progress)  # no terminal: lines
+        first = True
         try:
             while self.step < total:
                 if self.step >= cfg.adam_steps and self.phase == "adam":
                     self._make_lbfgs()
                 lr = self.optimizer.param_groups[0]["lr"]
-                loss_value, logs = self._adam_step() if self.phase == "adam" else self._lbfgs_step()
+                if first:
+                    loss_value, logs = self._first_step()
+                    first = False
+                else:
+                    loss_value, logs = self._adam_step() if self.phase == "adam" else self._lbfgs_step()
                 self.step += 1
                 bar.update(1)
                 stop = any([cb(self, self.step, logs) for cb in self.callbacks])  # callbacks may add to logs
@@ -288,7 +358,7 @@ class Trainer:
                 if stop:
                     status = "stopped"
                     break
-                if self.context.budget_s is not None and self.elapsed >= self.context.budget_s:
+                if self.context.budget_s is not None and distributed.any_rank(self.elapsed >= self.context.budget_s):
                     status = "budget_exhausted"
                     break
         finally:

@@ -34,7 +34,8 @@ from sciml_core.data.trajectories import DataConfig, TrajectorySet
 from sciml_core.errors import ConfigError
 from sciml_core.operator import OperatorConfig, OperatorSolver
 from sciml_core.registry import register_solver
-from sciml_core.train import TrainConfig
+from sciml_core.train import TrainConfig, distributed
+from sciml_core.train.distributed import gather_rows, shard_rows
 
 from .constraint import Constraint, DiffusionSorptionResidual, second_x_derivative, solve_experts, time_derivative
 
@@ -179,8 +180,8 @@ class HardConstraintMoE(OperatorSolver):
         cfg = self.config
         if cfg.constraint == "soft":
             return model.w.expand(c.basis.shape[0], -1), {}
-        devices = None
-        if self.context.device.type == "cuda" and torch.cuda.device_count() > 1:
+        devices = None  # several GPUs in one process: the experts spread over them (under torchrun: a GPU a rank)
+        if self.context.device.type == "cuda" and torch.cuda.device_count() > 1 and distributed.world_size() == 1:
             devices = [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
         return solve_experts(self.system, c, ridge=cfg.ridge, tol=cfg.lm_tol, maxiter=cfg.lm_maxiter, devices=devices)
 
@@ -196,18 +197,23 @@ class HardConstraintMoE(OperatorSolver):
 
     def batch_loss(self, model: nn.Module, trajectories: Tensor, params: Tensor, samples: Tensor,
                    generator: torch.Generator, epoch: int) -> tuple[Tensor, dict[str, float]]:
-        ic, u0 = self._ic(self._data, trajectories, samples)
+        rows = shard_rows(len(samples))  # several ranks: each takes its samples' expert problems
+        ic, u0 = self._ic(self._data, trajectories, samples[rows])
         g = self._grids(model, ic, trajectories.shape[1])
-        _, _, T, Xk, _ = g["b"].shape
+        B, _, T, Xk, _ = g["b"].shape
         c = self._constraint(g, u0, self._nodes(generator, T, Xk, ic.device))
         w, stats = self._weights(model, c)
+        if distributed.active():  # the batch's statistics, as one rank would report them
+            stats = {"lm_iterations": distributed.all_reduce_scalars([stats["lm_iterations"]], "max")[0],
+                     "lm_converged": distributed.all_reduce_scalars([stats["lm_converged"] * B], "sum")[0]
+                     / len(samples)}
         if self.config.constraint == "soft":
-            loss = self.system.rows(w, c).pow(2).sum(1).mean()
-            return loss, stats
+            per_sample = self.system.rows(w, c).pow(2).sum(1).reshape(B, -1)
+            return gather_rows(per_sample, len(samples)).mean(), stats
         loss_nodes = self._nodes(generator, T, Xk, ic.device)
         flat = lambda a: self._at(a, loss_nodes).reshape(-1, loss_nodes.shape[1], a.shape[-1])
         residual = self.system.pde_rows(w, flat(g["b"]), flat(g["b_t"]), flat(g["b_xx"]))
-        return residual.pow(2).mean(), stats
+        return gather_rows(residual.reshape(B, -1), len(samples)).pow(2).mean(), stats
 
     def predict(self, model: nn.Module, history: Tensor, frame: int | Tensor, params: Tensor) -> Tensor:
         """Normalised initial frame (B, 1, 1, X) -> every later frame (B, T - 1, 1, X), normalised."""

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 
 from sciml_core.errors import ConfigError
+from sciml_core.train.distributed import average_
 
 
 @dataclass
@@ -48,6 +49,7 @@ class GradNormBalancer:
         norms = {}
         for name, term in terms.items():
             grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            average_(grads)  # several ranks: each holds its points' share of the gradient
             norms[name] = torch.sqrt(sum(g.pow(2).sum() for g in grads if g is not None)).item()
         total = sum(norms.values())
         a = self.config.alpha

@@ -8,6 +8,11 @@ balancing (:mod:`.balancing`), derivatives from the forward-mode jet engine or r
 training through :class:`sciml_core.train.Trainer` (Adam then L-BFGS, budget, resume) and
 evaluation on the reference's own grid (:mod:`.reference`).
 
+Under several ranks (torchrun) every rank draws the same global collocation set, evaluates the
+residuals of its contiguous share of the points and gathers everyone's residuals
+(:mod:`sciml_core.train.distributed`), so the loss terms and any variant's reweighting see the
+one-rank residuals; the soft IC/BC points are few and every rank evaluates them all.
+
 A variant overrides :meth:`PINNObjective.residual_loss` (e.g. causal weighting),
 :meth:`PINNSolver.build_network` or :meth:`PINNSolver.callbacks`; the registered class only
 declares its name, config and presets.
@@ -30,6 +35,7 @@ from sciml_core.nn.jet import Engine
 from sciml_core.pdes.base import PDE
 from sciml_core.solver import Solver, SolverOutput
 from sciml_core.train import TrainConfig, Trainer
+from sciml_core.train.distributed import gather_rows, shard_rows
 from sciml_core.train.trainer import Callback, TrainResult
 
 from .balancing import BalancingConfig, GradNormBalancer
@@ -74,6 +80,14 @@ class PINNConfig:
             raise ConfigError("jet_engine = 'compiled' needs numba: pip install sciml[fast] (or jet_engine = 'auto')")
         if self.derivatives == "jet" and self.model.activation not in ("tanh", "sin"):
             raise ConfigError(f"derivatives = 'jet' supports model.activation tanh or sin, got {self.model.activation!r}")
+        if self.train.amp != "none":
+            raise ConfigError("train.amp: PINNs cannot train under bf16 autocast: the residual takes high-order "
+                              "derivatives of the network, which 8 significant bits do not resolve (use float32 "
+                              "or float64, train.amp=none)")
+        if self.train.compile:
+            raise ConfigError("train.compile: PINNs cannot use torch.compile: the residual differentiates the "
+                              "network to high order (Taylor jets, or nested autograd, which torch.compile does "
+                              "not support); the jet engine has compiled CPU kernels of its own (train.compile=false)")
 
 
 class PINNObjective:
@@ -126,6 +140,8 @@ class PINNObjective:
         """Map the unit population and the IC/BC draws onto the current time range."""
         cfg, index, spatial = self.config.sampling, self.points_index, self.domain.dims
         self.residual_points = self._to_domain(self.population, self.dims)
+        rows = shard_rows(len(self.population))  # this rank's residual points (all of them on one rank)
+        self._local_points = {d: v[rows] for d, v in self.residual_points.items()}
         ic = sample_unit(cfg.n_initial, len(spatial), cfg.method, self.seed, 3 * index + 1)
         self.initial_points = self._to_domain(ic, spatial)
         self.initial_points["t"] = torch.full_like(self.initial_points[spatial[0]], self.time_range()[0])
@@ -135,7 +151,7 @@ class PINNObjective:
         # with jets, the soft points ride along in the residual points' pass (their derivative
         # slots are computed and dropped): one network evaluation a step, as DeepXDE does
         soft = self._soft_points
-        self._joint_points = {d: torch.cat([self.residual_points[d], soft[d]]) for d in self.dims} \
+        self._joint_points = {d: torch.cat([self._local_points[d], soft[d]]) for d in self.dims} \
             if soft is not None and self.config.derivatives == "jet" else None
 
     def _face(self, dim: str, value: float) -> dict[str, torch.Tensor]:
@@ -194,12 +210,15 @@ class PINNObjective:
 
     def residuals_and_soft_predictions(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
         """The PDE residuals at the residual points and, when they come from the same jet pass, the
-        fields at the soft points (else None: :meth:`soft_losses` evaluates them itself)."""
+        fields at the soft points (else None: :meth:`soft_losses` evaluates them itself).  This
+        rank evaluates its share of the residual points; the residuals of all of them come back."""
+        n, m = len(self.residual_points["t"]), len(self._local_points["t"])
         if self._joint_points is None:
-            return self.pde.residual(self.derivatives(self.residual_points)), None
-        n = len(self.residual_points["t"])
-        joint = self.derivatives(self._joint_points)  # residuals are pointwise: evaluate all, keep the first n
-        return {k: r[:n] for k, r in self.pde.residual(joint).items()}, {f: joint[f][n:] for f in self.pde.fields}
+            local = self.pde.residual(self.derivatives(self._local_points))
+            return {k: gather_rows(r, n) for k, r in local.items()}, None
+        joint = self.derivatives(self._joint_points)  # residuals are pointwise: evaluate all, keep the first m
+        return ({k: gather_rows(r[:m], n) for k, r in self.pde.residual(joint).items()},
+                {f: joint[f][m:] for f in self.pde.fields})
 
     def soft_losses(self, pred: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Soft initial misfit and Dirichlet misfit (a mean square per face, summed), and value and

@@ -35,6 +35,7 @@ from sciml_core.pdes.incompressible import SteadyIncompressibleFlow
 from sciml_core.registry import register_solver
 from sciml_core.solver import SolverOutput
 from sciml_core.train import TrainConfig
+from sciml_core.train.distributed import gather_rows, shard_rows
 from sciml_core.train.trainer import Callback, Trainer
 
 from .base import PINNSolver
@@ -130,19 +131,22 @@ class HardBCObjective(ResampledPoints):
         self.points = {"x": self._tensor(np.concatenate(xs)), "y": self._tensor(np.concatenate(ys))}
         self.points_index = index
 
-    def derivatives(self) -> Any:
+    def derivatives(self, rows: slice = slice(None)) -> Any:
+        points = {k: v[rows] for k, v in self.points.items()}
         if self.config.derivatives == "jet":
-            return PolarizedDerivatives(self.network.jet(self.points), self.points)
-        return AutogradDerivatives(self.network, self.points)
+            return PolarizedDerivatives(self.network.jet(points), points)
+        return AutogradDerivatives(self.network, points)
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         self.advance(step)
-        d = self.derivatives()
-        r = self.pde.stream_residual(d)
+        n = len(self.points["x"])
+        rows = shard_rows(n)  # several ranks: each evaluates its share of the points, gathered below
+        d = self.derivatives(rows)
+        r = {k: gather_rows(v, n) for k, v in self.pde.stream_residual(d).items()}
         interior = slice(0, self.n_interior)
         terms = {"momentum": sum(v[interior].pow(2) for v in r.values()).mean() / self.residual_scale**2}
         if self.outflow_slices:
-            q = flow_quantities(d)
+            q = {k: gather_rows(v, n) for k, v in flow_quantities(d).items()}
             misfit = []
             for part, normal in self.outflow_slices:
                 misfit += [v.pow(2).mean() for v in self.pde.outflow_residual({k: v[part] for k, v in q.items()},

@@ -35,6 +35,7 @@ from sciml_core.pdes.base import PDE
 from sciml_core.registry import register_solver
 from sciml_core.solver import SolverOutput
 from sciml_core.train import TrainConfig
+from sciml_core.train.distributed import gather_rows, shard_rows
 
 from .base import PINNSolver
 from .characteristics import DIMS, LagrangianNetwork, invert_characteristics, lagrangian_residuals, network_position
@@ -107,11 +108,15 @@ class LagrangianObjective(ResampledPoints):
         return square.sqrt() if self.config.loss == "norm" else square
 
     def residuals(self) -> dict[str, torch.Tensor]:
+        """The residuals at every point; this rank evaluates its share of them (several ranks)."""
+        n = len(self.points["t"])
+        rows = shard_rows(n)
+        points = {k: v[rows] for k, v in self.points.items()}
         if self.config.derivatives == "jet":
-            d = JetDerivatives(self.network.jet, self.points, self.orders)
+            d = JetDerivatives(self.network.jet, points, self.orders)
         else:
-            d = AutogradDerivatives(self.network, self.points)
-        return lagrangian_residuals(self.pde, d)
+            d = AutogradDerivatives(self.network, points)
+        return {k: gather_rows(r, n) for k, r in lagrangian_residuals(self.pde, d).items()}
 
     def loss(self, step: int) -> tuple[torch.Tensor, dict[str, Any]]:
         self.advance(step)
