@@ -27,5 +27,5 @@ def test_benchmark_quick(script: str, keys: tuple[str, ...]) -> None:
     assert results["quick"] is True
     for key in keys:
         assert results[key] > 0, key
-    assert "generation_traj_per_s" in json.loads((REPO / "benchmarks" / "results" / "message_passing_e1.quick.json")
-                                                 .read_text()) or script == "weno_generation"
+    if script == "message_passing_e1":
+        assert "generation_traj_per_s" in results
