@@ -144,6 +144,15 @@ class ReferenceSolver(Solver):
     kind: ClassVar[SolverKind] = "reference"
     batched_params: ClassVar[bool] = False
 
+    @staticmethod
+    def even_frames(t: Any) -> int | None:
+        """``len(t)`` when the times ``t`` are evenly spaced from ``t[0]`` to ``t[-1]`` (so that a
+        ``frames`` setting reproduces them, as ``config.toml`` records it), else None."""
+        import numpy as np
+
+        t = np.asarray(t, dtype=np.float64)
+        return int(t.size) if t.size >= 2 and np.array_equal(np.linspace(t[0], t[-1], t.size), t) else None
+
     @abc.abstractmethod
     def grid(self) -> dict[str, Any]:
         """Spatial coordinates (1-D numpy arrays), in dims order."""

@@ -162,3 +162,32 @@ def test_make_demo_writes_a_fresh_directory_and_deletes_nothing() -> None:
     solve = next(line for line in proc.stdout.splitlines() if " solve " in line)
     assert re.search(r"--out runs/demo-\d{8}-\d{6}", solve) and "--force" not in solve
     assert not re.search(r"\brm\b", proc.stdout)
+
+
+def test_a_reference_without_a_terminal_prints_frame_lines(capsys, monkeypatch) -> None:
+    from sciml_core import solve
+
+    monkeypatch.setenv("SCIML_PROGRESS_S", "0")
+    solve("allen-cahn", "spectral-etdrk4", overrides=["n=32", "frames=3", "error_estimate=false", "pde.t_end=0.01"],
+          device="cpu")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("spectral-etdrk4 allen-cahn: frame 1/3  ")
+    assert re.fullmatch(r"spectral-etdrk4 allen-cahn: frame 3/3  \S+ frames/s  done in \d+ s", lines[-1])
+
+
+@pytest.mark.parametrize("pde, solver, want", [
+    ("combined-equation", "fv-weno5", {"n": 200, "frames": 250}),
+    ("diffusion-sorption", "fv-diffusion-sorption", {"n": 1024, "frames": 501}),
+])
+def test_a_finite_volume_config_records_its_grid_and_frames(pde, solver, want) -> None:
+    from sciml_core.config import build_config, to_dict
+    from sciml_core.registry import get_pde, get_solver
+
+    pde_obj, cls = get_pde(pde).from_params({}), get_solver(solver)
+    reference = cls(pde_obj, build_config(cls.Config, cls.preset_config("default", pde)))
+    resolved = to_dict(reference.resolved_config())
+    assert {k: resolved[k] for k in want} == want  # config.toml writes them out (they were None)
+    again = cls(pde_obj, build_config(cls.Config, resolved))  # and they reproduce the run's own choices
+    np.testing.assert_array_equal(again.grid()["x"], reference.grid()["x"])
+    if hasattr(reference, "times"):
+        np.testing.assert_array_equal(again.times(), reference.times())

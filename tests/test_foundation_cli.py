@@ -86,7 +86,8 @@ def run_dir(tmp_path_factory):
 
 def test_run_directory_files(run_dir) -> None:
     for name in ("config.toml", "metrics.json", "history.jsonl", "solution.nc", "checkpoint.pt",
-                 "plots/solution.png", "plots/error.png", "plots/loss.png"):
+                 "plots/solution.png", "plots/error.png", "plots/loss.png", "plots/u_snapshots.png",
+                 "plots/u.gif"):
         assert (run_dir / name).is_file(), name
     metrics = json.loads((run_dir / "metrics.json").read_text())
     for key in ("pde", "solver", "kind", "rel_l2", "wall_s", "steps", "device", "dtype", "n_params"):

@@ -21,6 +21,7 @@ L2 (seed 0): that is the time error of PDEBench's own files.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -104,6 +105,11 @@ class DiffusionSorptionFV(ReferenceSolver):
     @property
     def n(self) -> int:
         return self.config.n or self.pde.n
+
+    def resolved_config(self) -> Any:
+        """The config with ``n`` and ``frames`` (the PDE's, by default) written out, as
+        ``config.toml`` records them."""
+        return dataclasses.replace(self.config, n=self.n, frames=self.config.frames or self.pde.frames)
 
     def grid(self) -> dict[str, np.ndarray]:
         return {"x": (np.arange(self.n) + 0.5) / self.n}

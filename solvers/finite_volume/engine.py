@@ -24,6 +24,7 @@ the generation engine's fixed blocks keep them reproducible.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -173,6 +174,13 @@ class WenoSolver(ReferenceSolver):
         self.dx = (hi - lo) / self.n
         self.x = lo + self.dx * np.arange(self.n)
         self.last_stats: dict[str, Any] = {}
+
+    def resolved_config(self) -> Any:
+        """The config with ``n`` (the PDE's reference grid) and ``frames`` (its reference times,
+        when evenly spaced) written out, as ``config.toml`` records them; ``dt0`` None stays:
+        each sample's first step is Hairer's estimate."""
+        frames = self.config.frames if self.config.frames is not None else self.even_frames(self.times())
+        return dataclasses.replace(self.config, n=self.n, frames=frames)
 
     def grid(self) -> dict[str, np.ndarray]:
         return {self.dim: self.x.copy()}

@@ -142,9 +142,8 @@ class SpectralSolver(ReferenceSolver):
             changes["n"] = sizes.pop()
         if config.dealias is None:
             changes["dealias"] = bool(self.pde.spectral_dealias)
-        t = np.asarray(ref["t"], dtype=np.float64)
-        if config.frames is None and t.size >= 2 and np.array_equal(np.linspace(t[0], t[-1], t.size), t):
-            changes["frames"] = int(t.size)
+        if config.frames is None and self.even_frames(ref["t"]) is not None:
+            changes["frames"] = self.even_frames(ref["t"])
         if getattr(config, "dt", 0.0) is None:
             changes["dt"] = float(self.pde.spectral_dt)
         return dataclasses.replace(config, **changes) if changes else config
