@@ -191,3 +191,17 @@ def test_a_finite_volume_config_records_its_grid_and_frames(pde, solver, want) -
     np.testing.assert_array_equal(again.grid()["x"], reference.grid()["x"])
     if hasattr(reference, "times"):
         np.testing.assert_array_equal(again.times(), reference.times())
+
+
+def test_the_causal_weight_plot_labels_its_colour_bar(tmp_path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from solvers.pinn.plots import plot_causal
+
+    close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: None)  # keep the figure to inspect
+    rows = [{"step": s, "causal_w": [1.0, 0.5, 0.1], "eps": 1.0, "min_w": 0.1} for s in (1, 2)]
+    assert plot_causal(rows, tmp_path / "causal_weights.png").stat().st_size > 0
+    bars = [a for a in plt.gcf().axes if a.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and bars[0].get_ylabel().startswith("causal weight w_i")
+    close("all")

@@ -24,7 +24,7 @@ def plot_causal(history: Sequence[dict[str, Any]], path: Path) -> Path | None:
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 4.5))
     mesh = ax0.pcolormesh(steps, np.arange(weights.shape[1]), weights.T, shading="auto", vmin=0, vmax=1, cmap="viridis")
     ax0.set(xlabel="step", ylabel="time chunk (within window)", title="causal weights w_i")
-    fig.colorbar(mesh, ax=ax0)
+    fig.colorbar(mesh, ax=ax0, label="causal weight w_i = exp(-eps sum_{k<i} L_k)")
     ax1.semilogy(steps, [r["eps"] for r in rows], label="eps")
     ax1.semilogy(steps, np.maximum([r["min_w"] for r in rows], 1e-12), label="min_i w_i")
     if any(r.get("window", 0) for r in rows):
