@@ -164,15 +164,20 @@ def test_make_demo_writes_a_fresh_directory_and_deletes_nothing() -> None:
     assert not re.search(r"\brm\b", proc.stdout)
 
 
-def test_a_reference_without_a_terminal_prints_frame_lines(capsys, monkeypatch) -> None:
+@pytest.mark.parametrize("pde, solver, overrides", [
+    ("allen-cahn", "spectral-etdrk4", ["n=32", "frames=3", "error_estimate=false", "pde.t_end=0.01"]),
+    ("combined-equation", "fv-weno5", ["n=16", "frames=3", "pde.t_end=0.1"]),
+])
+def test_a_reference_without_a_terminal_prints_frame_lines(capsys, monkeypatch, pde, solver, overrides) -> None:
     from sciml_core import solve
 
-    monkeypatch.setenv("SCIML_PROGRESS_S", "0")
-    solve("allen-cahn", "spectral-etdrk4", overrides=["n=32", "frames=3", "error_estimate=false", "pde.t_end=0.01"],
-          device="cpu")
+    monkeypatch.setenv("SCIML_PROGRESS_S", "0")  # a line every step (spectral: every frame)
+    solve(pde, solver, overrides=overrides, device="cpu")
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and lines[0].startswith("spectral-etdrk4 allen-cahn: frame 1/3  ")
-    assert re.fullmatch(r"spectral-etdrk4 allen-cahn: frame 3/3  \S+ frames/s  done in \d+ s", lines[-1])
+    assert lines and all(line.startswith(f"{solver} {pde}: frame ") for line in lines)
+    assert re.fullmatch(rf"{solver} {pde}: frame 3/3  \S+ frames/s  done in \d+ s", lines[-1])
+    if solver.startswith("spectral"):
+        assert len(lines) == 3 and lines[0].startswith(f"{solver} {pde}: frame 1/3  ")
 
 
 @pytest.mark.parametrize("pde, solver, want", [

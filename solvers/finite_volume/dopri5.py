@@ -15,7 +15,7 @@ can amplify to the integration tolerance near shocks.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -51,14 +51,16 @@ def _rms(x: Tensor) -> Tensor:
 
 
 class DormandPrince:
-    """``solve(rhs, u0, t0, t_out)``; statistics of the last solve in ``stats``."""
+    """``solve(rhs, u0, t0, t_out)``; statistics of the last solve in ``stats``; ``on_frames(done)``,
+    when given, hears after every step how many output frames every sample has reached."""
 
     order = 5
     safety, min_factor, max_factor = 0.9, 0.2, 5.0
 
     def __init__(self, rtol: float = 1e-6, atol: float = 1e-8, dt0: float | None = None,
-                 max_steps: int = 10_000_000) -> None:
+                 max_steps: int = 10_000_000, on_frames: Callable[[int], None] | None = None) -> None:
         self.rtol, self.atol, self.dt0, self.max_steps = rtol, atol, dt0, max_steps
+        self.on_frames = on_frames
         self.stats: dict[str, Any] = {}
 
     def _initial_step(self, rhs: BatchRhs, t: Tensor, u: Tensor, K1: Tensor, span: float) -> Tensor:
@@ -140,6 +142,8 @@ class DormandPrince:
                 u[ok], K1[ok] = u_new[ok], K[6][ok]
             t = torch.where(accept, t_new, t)
             k = k_end
+            if self.on_frames is not None:
+                self.on_frames(int(k.min()))
             factor_ok = (self.safety * err ** (-alpha) * err_prev**beta).clamp(self.min_factor, self.max_factor)
             factor_bad = (self.safety * err ** (-1.0 / self.order)).clamp(min=self.min_factor)
             h = hs * torch.where(accept, factor_ok, factor_bad)
