@@ -167,6 +167,7 @@ def test_make_demo_writes_a_fresh_directory_and_deletes_nothing() -> None:
 @pytest.mark.parametrize("pde, solver, overrides", [
     ("allen-cahn", "spectral-etdrk4", ["n=32", "frames=3", "error_estimate=false", "pde.t_end=0.01"]),
     ("combined-equation", "fv-weno5", ["n=16", "frames=3", "pde.t_end=0.1"]),
+    ("diffusion-sorption", "fv-diffusion-sorption", ["n=16", "frames=3", "pde.t_end=1.0"]),
 ])
 def test_a_reference_without_a_terminal_prints_frame_lines(capsys, monkeypatch, pde, solver, overrides) -> None:
     from sciml_core import solve

@@ -32,6 +32,7 @@ from scipy.integrate import solve_ivp
 
 from sciml_core.errors import ConfigError, DataError, NotImplementedForError
 from sciml_core.pdes.diffusion_sorption import DiffusionSorption
+from sciml_core.progress import ProgressLog
 from sciml_core.registry import register_solver
 from sciml_core.solver import ReferenceSolver, SolverOutput
 
@@ -101,6 +102,7 @@ class DiffusionSorptionFV(ReferenceSolver):
         super().__init__(pde, config, context)
         if not isinstance(pde, DiffusionSorption):
             raise NotImplementedForError(f"{self.name} solves diffusion-sorption only, not {pde.name!r}")
+        self._on_frames: Any = None  # run(): progress lines without a terminal
 
     @property
     def n(self) -> int:
@@ -128,7 +130,14 @@ class DiffusionSorptionFV(ReferenceSolver):
         if t_out[-1] == t0:
             return {"u": np.repeat(u0[:, None], t_out.size, axis=1)}
         shape = (batch, n)
-        sol = solve_ivp(lambda t, y: fv_rhs(self.pde, y.reshape(shape)).ravel(), (t0, float(t_out[-1])), u0.ravel(),
+        on_frames = self._on_frames
+
+        def rhs(t: float, y: np.ndarray) -> np.ndarray:
+            if on_frames is not None:  # frames its time has passed (the last is reported once solved)
+                on_frames(min(int(np.searchsorted(t_out, t, side="right")), t_out.size - 1))
+            return fv_rhs(self.pde, y.reshape(shape)).ravel()
+
+        sol = solve_ivp(rhs, (t0, float(t_out[-1])), u0.ravel(),
                         method=self.config.method, t_eval=t_out, rtol=self.config.rtol, atol=self.config.atol,
                         jac=lambda t, y: fv_jacobian(self.pde, y.reshape(shape)))
         if sol.status != 0:
@@ -142,7 +151,14 @@ class DiffusionSorptionFV(ReferenceSolver):
         frames = self.config.frames or self.pde.frames
         t = np.linspace(0.0, self.pde.t_end, frames)
         u0 = self.pde.initial_condition(x=x)["u"][None]
-        u = self.integrate({"u": u0}, t)["u"][0]
+        lines = ProgressLog(f"{self.name} {self.pde.name}", t.size, initial=1, noun="frame",
+                            enabled=self.context.progress)
+        self._on_frames = lines.update
+        try:
+            u = self.integrate({"u": u0}, t)["u"][0]
+        finally:
+            self._on_frames = None
+        lines.update(t.size)
         solution = xr.Dataset({"u": (("t", "x"), u)}, coords={"t": t, "x": x},
                               attrs={"pde": self.pde.name, "solver": self.name})
         return SolverOutput(solution=solution, steps=self.last_stats["nlu"], metrics=dict(self.last_stats))
