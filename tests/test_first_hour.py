@@ -199,15 +199,33 @@ def test_a_finite_volume_config_records_its_grid_and_frames(pde, solver, want) -
         np.testing.assert_array_equal(again.times(), reference.times())
 
 
-def test_the_causal_weight_plot_labels_its_colour_bar(tmp_path, monkeypatch) -> None:
-    import matplotlib.pyplot as plt
-
+def _pinn_diagnostic(kind: str, path: Path) -> Path:
+    """One PINN diagnostic plot on small synthetic data."""
+    from solvers.pinn import plots_flow, plots_lagrangian
     from solvers.pinn.plots import plot_causal
+
+    if kind == "causal":
+        return plot_causal([{"step": s, "causal_w": [1.0, 0.5, 0.1], "eps": 1.0, "min_w": 0.1} for s in (1, 2)], path)
+    x = np.linspace(0, 1, 12)
+    if kind == "flow":
+        u = np.outer(np.sin(np.pi * x), np.cos(np.pi * x))
+        ds = xr.Dataset({"u": (("y", "x"), u), "v": (("y", "x"), -u.T), "p": (("y", "x"), u * u.T)},
+                        coords={"x": x, "y": x})
+        return plots_flow.plot_flow(ds, path, "flow")
+    t = np.linspace(0, 1, 5)
+    u = np.sin(2 * np.pi * (x[None] - t[:, None]))
+    ds = xr.Dataset({"characteristic": (("t", "x0"), x[None] + t[:, None]), "u": (("t", "x"), u),
+                     "u_ref": (("t", "x"), 1.1 * u)}, coords={"t": t, "x": x})
+    return plots_lagrangian.plot_characteristics(ds, path, "advection")
+
+
+@pytest.mark.parametrize("kind, bars", [("causal", 1), ("flow", 2), ("characteristics", 2)])
+def test_pinn_diagnostic_plots_label_every_colour_bar(tmp_path, monkeypatch, kind, bars) -> None:
+    import matplotlib.pyplot as plt
 
     close = plt.close
     monkeypatch.setattr(plt, "close", lambda fig=None: None)  # keep the figure to inspect
-    rows = [{"step": s, "causal_w": [1.0, 0.5, 0.1], "eps": 1.0, "min_w": 0.1} for s in (1, 2)]
-    assert plot_causal(rows, tmp_path / "causal_weights.png").stat().st_size > 0
-    bars = [a for a in plt.gcf().axes if a.get_label() == "<colorbar>"]
-    assert len(bars) == 1 and bars[0].get_ylabel().startswith("causal weight w_i")
+    assert _pinn_diagnostic(kind, tmp_path / f"{kind}.png").stat().st_size > 0
+    found = [a.get_ylabel() for a in plt.gcf().axes if a.get_label() == "<colorbar>"]
+    assert len(found) == bars and all(found), found
     close("all")

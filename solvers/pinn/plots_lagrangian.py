@@ -27,7 +27,7 @@ def plot_characteristics(solution: Any, path: Path, title: str = "", n_lines: in
     ax.set(xlabel="x (unwrapped)", ylabel="t", title="characteristics x(x0, t)")
     ax = axes[1]
     mesh = ax.pcolormesh(x, t, np.asarray(solution["u"]), shading="auto", cmap="RdBu_r")
-    fig.colorbar(mesh, ax=ax)
+    fig.colorbar(mesh, ax=ax, label="u [nondimensional]")
     for j in pick:
         folded = lo + np.mod(chars[:, j] - lo, period)
         folded[1:][np.abs(np.diff(folded)) > period / 2] = np.nan  # break the line where it wraps
@@ -37,7 +37,7 @@ def plot_characteristics(solution: Any, path: Path, title: str = "", n_lines: in
         ax = axes[2]
         mesh = ax.pcolormesh(x, t, np.abs(np.asarray(solution["u"]) - np.asarray(solution["u_ref"])),
                              shading="auto", cmap="magma")
-        fig.colorbar(mesh, ax=ax)
+        fig.colorbar(mesh, ax=ax, label="|u - u_ref| [nondimensional]")
         ax.set(xlabel="x", ylabel="t", title="|u - u_ref|")
     fig.suptitle(title)
     fig.tight_layout()
