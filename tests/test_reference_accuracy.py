@@ -45,7 +45,7 @@ def test_2d_runs_report_a_space_bound_and_the_config_is_resolved(tmp_path) -> No
 
 
 @pytest.mark.parametrize("script, key", [("reference_accuracy", "cases"), ("record_solve", "metrics"),
-                                         ("first_hour", "demo_commands")])
+                                         ("first_hour", "demo_commands"), ("spectral_accuracy", "cases")])
 def test_first_hour_benchmarks_quick(script, key, monkeypatch, capsys) -> None:
     import json
     import runpy
@@ -60,5 +60,8 @@ def test_first_hour_benchmarks_quick(script, key, monkeypatch, capsys) -> None:
     assert results[key]
     if script == "reference_accuracy":  # the run's own space estimate is within 5 % of its error vs 4n
         assert 0.95 < results["cases"][0]["space_ratio"] < 1.05
+    if script == "spectral_accuracy":  # ETDRK4 and Dormand-Prince agree; 2n and the exact solution differ
+        errors = {row["kind"]: row["error"] for row in results["cases"]}
+        assert errors["agreement"] < 1e-9 and 1e-4 < errors["space"] < 1 and 1e-5 < errors["exact"] < 1e-1
     if script == "first_hour":
         assert all("--out runs/demo-" in line for line in results["demo_commands"])
