@@ -51,16 +51,17 @@ def main() -> None:
         stats = result.metrics.get("final_stats", {})
         rows.append((regime, result.metrics.get("regime"), wall, stats.get("std", float("nan")),
                      stats.get("kurtosis", float("nan")), result.metrics.get("time_error_estimate"),
-                     result.metrics.get("space_error_bound")))
+                     result.metrics.get("space_error_bound"), result.metrics.get("regime_features", {})))
     print(f"{'preset':<14} {'classified':<14} {'wall_s':>7} {'std(u)':>8} {'kurt(u)':>8} {'time err':>9} "
           f"{'space <=':>9}")
-    for regime, found, wall, std, kurt, time_err, space in rows:
+    for regime, found, wall, std, kurt, time_err, space, _ in rows:
         print(f"{regime:<14} {found:<14} {wall:7.1f} {std:8.3f} {kurt:8.3f} {time_err or float('nan'):9.1e} "
               f"{space or float('nan'):9.1e}")
     wrong = [r for r, found, *_ in rows if r != found]
     print("all regimes classified correctly" if not wrong else f"misclassified: {', '.join(wrong)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    keys = ("preset", "classified", "wall_s", "std_u", "kurtosis_u", "time_error_estimate", "space_error_bound")
+    keys = ("preset", "classified", "wall_s", "std_u", "kurtosis_u", "time_error_estimate", "space_error_bound",
+            "regime_features")
     payload = {"runs": [dict(zip(keys, row)) for row in rows], "all_correct": not wrong,
                "command": " ".join(["python", *sys.argv]), "cores": os.cpu_count(),
                "date": time.strftime("%Y-%m-%d")}
