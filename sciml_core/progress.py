@@ -75,3 +75,22 @@ class ProgressLog:
         parts.append(f"ETA {_duration((self.total - done) / rate) if rate > 0 else '?'}" if done < self.total
                      else f"done in {_duration(now - self.t0)}")
         print("  ".join(parts), file=self.stream, flush=True)
+
+
+class Progress:
+    """Both reporters of work counted in ``noun``\\ s: a tqdm bar on a terminal, :class:`ProgressLog`
+    lines without one.  ``update(done)`` takes the count done so far; ``close()`` ends the bar."""
+
+    def __init__(self, desc: str, total: int, initial: int = 0, noun: str = "step", enabled: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, initial=initial, desc=desc, unit=noun, disable=None if enabled else True)
+        self.lines = ProgressLog(desc, total, initial=initial, noun=noun, enabled=enabled)
+
+    def update(self, done: int) -> None:
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+        self.lines.update(done)
+
+    def close(self) -> None:
+        self.bar.close()

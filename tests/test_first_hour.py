@@ -229,3 +229,29 @@ def test_pinn_diagnostic_plots_label_every_colour_bar(tmp_path, monkeypatch, kin
     found = [a.get_ylabel() for a in plt.gcf().axes if a.get_label() == "<colorbar>"]
     assert len(found) == bars and all(found), found
     close("all")
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "openpty"), reason="needs a pseudo-terminal")
+def test_progress_on_a_terminal_is_a_bar_not_lines(monkeypatch) -> None:
+    import fcntl
+    import os
+    import struct
+    import sys
+    import termios
+
+    from sciml_core.progress import Progress
+
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with os.fdopen(follower, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        monkeypatch.setenv("SCIML_PROGRESS_S", "0")
+        progress = Progress("fv-weno5 test", 5, initial=1, noun="frame")
+        for done in (2, 3, 5):
+            progress.update(done)
+        progress.close()
+        terminal.flush()
+        shown = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert "fv-weno5 test: 100%" in shown and "5/5" in shown  # tqdm's bar
+    assert "done in" not in shown and "frames/s  ETA" not in shown  # no plain lines on a terminal

@@ -32,7 +32,7 @@ from scipy.integrate import solve_ivp
 
 from sciml_core.errors import ConfigError, DataError, NotImplementedForError
 from sciml_core.pdes.diffusion_sorption import DiffusionSorption
-from sciml_core.progress import ProgressLog
+from sciml_core.progress import Progress
 from sciml_core.registry import register_solver
 from sciml_core.solver import ReferenceSolver, SolverOutput
 
@@ -102,7 +102,7 @@ class DiffusionSorptionFV(ReferenceSolver):
         super().__init__(pde, config, context)
         if not isinstance(pde, DiffusionSorption):
             raise NotImplementedForError(f"{self.name} solves diffusion-sorption only, not {pde.name!r}")
-        self._on_frames: Any = None  # run(): progress lines without a terminal
+        self._on_frames: Any = None  # run(): its progress bar / lines
 
     @property
     def n(self) -> int:
@@ -151,14 +151,15 @@ class DiffusionSorptionFV(ReferenceSolver):
         frames = self.config.frames or self.pde.frames
         t = np.linspace(0.0, self.pde.t_end, frames)
         u0 = self.pde.initial_condition(x=x)["u"][None]
-        lines = ProgressLog(f"{self.name} {self.pde.name}", t.size, initial=1, noun="frame",
+        progress = Progress(f"{self.name} {self.pde.name}", t.size, initial=1, noun="frame",
                             enabled=self.context.progress)
-        self._on_frames = lines.update
+        self._on_frames = progress.update
         try:
             u = self.integrate({"u": u0}, t)["u"][0]
+            progress.update(t.size)
         finally:
             self._on_frames = None
-        lines.update(t.size)
+            progress.close()
         solution = xr.Dataset({"u": (("t", "x"), u)}, coords={"t": t, "x": x},
                               attrs={"pde": self.pde.name, "solver": self.name})
         return SolverOutput(solution=solution, steps=self.last_stats["nlu"], metrics=dict(self.last_stats))

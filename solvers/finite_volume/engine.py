@@ -36,7 +36,7 @@ import xarray as xr
 
 from sciml_core.errors import ConfigError, DataError, NotImplementedForError
 from sciml_core.pdes.base import PDE, FluxForm
-from sciml_core.progress import ProgressLog
+from sciml_core.progress import Progress
 from sciml_core.registry import register_solver
 from sciml_core.solver import ReferenceSolver, SolverOutput
 
@@ -175,7 +175,7 @@ class WenoSolver(ReferenceSolver):
         self.dx = (hi - lo) / self.n
         self.x = lo + self.dx * np.arange(self.n)
         self.last_stats: dict[str, Any] = {}
-        self._on_frames: Any = None  # run(): progress lines without a terminal
+        self._on_frames: Any = None  # run(): its progress bar / lines
 
     def resolved_config(self) -> Any:
         """The config with ``n`` (the PDE's reference grid) and ``frames`` (its reference times,
@@ -220,12 +220,14 @@ class WenoSolver(ReferenceSolver):
         t_out = self.times()
         u0 = cell_averages(lambda x: self.pde.initial_condition(x=x)["u"], self.x, self.dx)
         start = time.perf_counter()
-        self._on_frames = ProgressLog(f"{self.name} {self.pde.name}", t_out.size, initial=1, noun="frame",
-                                      enabled=self.context.progress).update
+        progress = Progress(f"{self.name} {self.pde.name}", t_out.size, initial=1, noun="frame",
+                            enabled=self.context.progress)
+        self._on_frames = progress.update
         try:
             u = self.integrate({"u": np.broadcast_to(u0, (1, self.n))}, t_out, float(t_out[0]))["u"][0]
         finally:
             self._on_frames = None
+            progress.close()
         wall = time.perf_counter() - start
         mass = u.sum(axis=1) * self.dx
         solution = xr.Dataset({"u": (("t", self.dim), u)}, coords={"t": t_out, self.dim: self.x},
