@@ -9,7 +9,10 @@
   the error is the spatial one; ``spectral-etdrk4`` on Burgers at n = 128, dt = 1e-3 and on the
   Taylor-Green vortex.
 
-Every error is a relative L2 over every saved frame (all fields).
+Every error is a relative L2 over every saved frame (all fields).  The full run adds the
+observed orders in time (Allen-Cahn d = 1e-2, n = 64, t = 0.5, a log-log fit over four steps
+against ``spectral-dopri`` at rtol 1e-13) and the adaptive controller's response to a 1000x
+tighter rtol (error and steps, t in [0, 1]).
 
     python benchmarks/spectral_accuracy.py [--quick]
 
@@ -90,6 +93,27 @@ def measure(kind: str, pde: str, preset: str | None, common: list[str], own: lis
     return row
 
 
+ORDER_CASE = ["pde.d=1e-2", "n=64", "pde.t_end=0.5", "frames=2"]
+
+
+def measure_orders() -> dict:
+    """Observed order of each fixed-step integrator and the adaptive controller's response."""
+    tight = _fields(_run("allen-cahn", None, "spectral-dopri", [*ORDER_CASE, "rtol=1e-13", "atol=1e-15"]))
+    dts = [0.5 / 10, 0.5 / 20, 0.5 / 40, 0.5 / 80]
+    out = {}
+    for solver in ("spectral-etdrk4", "spectral-rk4"):
+        errors = [rel_l2(_fields(_run("allen-cahn", None, solver, [*ORDER_CASE, f"dt={dt}"])), tight) for dt in dts]
+        out[solver] = {"dts": dts, "errors": errors, "order": float(np.polyfit(np.log(dts), np.log(errors), 1)[0])}
+    case = ["pde.d=1e-2", "n=64", "frames=11"]
+    tight = _fields(_run("allen-cahn", None, "spectral-dopri", [*case, "rtol=1e-13", "atol=1e-15"]))
+    adaptive = {}
+    for rtol in (1e-5, 1e-8):
+        run = _run("allen-cahn", None, "spectral-dopri", [*case, f"rtol={rtol}", "atol=1e-12"])
+        adaptive[f"rtol={rtol:g}"] = {"error": rel_l2(_fields(run), tight), "steps": run.metrics["steps"]}
+    out["spectral-dopri"] = adaptive
+    return out
+
+
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import print_table, write_results
@@ -102,7 +126,13 @@ def main() -> None:
     print_table([(r["kind"], f"{r['pde']} {r['preset'] or ''}".strip(), r["solver"], " ".join(r["overrides"]),
                   r["n"], r["dt"], r.get("other_solver", r.get("other_n", "exact")), r["error"], r["wall_s"])
                  for r in rows], ["kind", "case", "solver", "overrides", "n", "dt", "against", "rel L2", "wall_s"])
-    write_results(__file__, {"cases": rows, "wall_s": round(time.perf_counter() - start, 1)}, quick=args.quick)
+    orders = {} if args.quick else measure_orders()
+    for solver, fit in orders.items():
+        print(f"{solver}: " + (f"order {fit['order']:.3f} (errors {', '.join(f'{e:.2e}' for e in fit['errors'])})"
+                               if "order" in fit else "; ".join(f"{k}: error {v['error']:.2e} in {v['steps']} steps"
+                                                               for k, v in fit.items())))
+    write_results(__file__, {"cases": rows, "orders": orders, "wall_s": round(time.perf_counter() - start, 1)},
+                  quick=args.quick)
 
 
 if __name__ == "__main__":
