@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from sciml_core import solve
 from sciml_core.autoregressive import pushforward
