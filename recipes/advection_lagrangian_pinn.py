@@ -40,7 +40,8 @@ SHARED: dict[str, Any] = {
 }
 QUICK = {"model": {"width": 16, "depth": 2},
          "sampling": {"n_residual": 256},
-         "train": {"adam_steps": 20, "decay_steps": 20, "log_every": 5, "checkpoint_every": 0}}
+         "train": {"adam_steps": 20, "decay_steps": 20, "log_every": 5, "checkpoint_every": 0},
+         "derivatives": "autograd"}  # (compiling jet kernels for this layout costs more than the smoke run)
 SOLVERS = {"eulerian": ("pinn", {"constraints": {"initial": "hard"}}), "lagrangian": ("lagrangian-pinn", {})}
 
 
