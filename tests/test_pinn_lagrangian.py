@@ -180,8 +180,8 @@ def test_sweep_recipe_quick_writes_matching_lists_and_the_plots(tmp_path, monkey
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
-    monkeypatch.setattr(sys, "argv", ["recipes/advection_lagrangian_pinn.py", "--quick", "--speeds", "50", "--out",
-                                      str(tmp_path / "runs")])
+    monkeypatch.setattr(sys, "argv", ["recipes/advection_lagrangian_pinn.py", "--quick", "--speeds", "50", "--set",
+                                      "train.adam_steps=10", "--out", str(tmp_path / "runs")])
     runpy.run_path(str(repo / "recipes" / "advection_lagrangian_pinn.py"), run_name="__main__")
     results = json.loads((repo / "benchmarks" / "results" / "lagrangian_sweep.quick.json").read_text())
     assert results["c"] == [50.0] and results["quick"] is True
@@ -189,6 +189,8 @@ def test_sweep_recipe_quick_writes_matching_lists_and_the_plots(tmp_path, monkey
         assert len(results[key]) == 1 and all(np.isfinite(results[key]))
     # equal networks: the Lagrangian PINN has its second (characteristic) branch, about twice the parameters
     assert 1.5 < results["lagrangian_n_params"][0] / results["eulerian_n_params"][0] < 2.5
+    for label in ("eulerian", "lagrangian"):  # --set reaches both solvers
+        assert json.loads((tmp_path / "runs" / f"{label}-c50" / "metrics.json").read_text())["steps"] == 10
     assert (tmp_path / "runs" / "lagrangian-c50" / "plots" / "characteristics.png").exists()
     assert {"solution.png", "error.png"} <= {p.name for p in (tmp_path / "runs" / "eulerian-c50" / "plots").iterdir()}
 
