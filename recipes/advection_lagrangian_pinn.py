@@ -3,7 +3,7 @@ u0 = sin x, for c in {1, 10, 30, 50}, Eulerian `pinn` against `lagrangian-pinn` 
 Balajewicz & Hassanzadeh 2023) with equal networks and budgets, graded against the exact
 solution sin(x - c t) on the 256 x 100 Eulerian grid.
 
-    python recipes/advection_lagrangian_pinn.py [--speeds 1 10 30 50] [--out DIR] [--quick]
+    python recipes/advection_lagrangian_pinn.py [--speeds 1 10 30 50] [--set KEY=VALUE] [--out DIR] [--quick]
 
 Both solvers get the same tanh MLP (4 x 50) on the same inputs [2 t / T - 1, cos x, sin x], the
 exact initial condition u = u0 + t N, 4096 random collocation points redrawn every step and
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import RESULTS, print_table, write_results  # noqa: E402
 
 from sciml_core import solve  # noqa: E402
+from sciml_core.config import parse_overrides  # noqa: E402
 
 SHARED: dict[str, Any] = {
     "model": {"width": 50, "depth": 4, "periodic_modes": 1},
@@ -40,7 +41,8 @@ SHARED: dict[str, Any] = {
 }
 QUICK = {"model": {"width": 16, "depth": 2},
          "sampling": {"n_residual": 256},
-         "train": {"adam_steps": 20, "decay_steps": 20, "log_every": 5, "checkpoint_every": 0}}
+         "train": {"adam_steps": 20, "decay_steps": 20, "log_every": 5, "checkpoint_every": 0},
+         "derivatives": "autograd"}  # (compiling jet kernels for this layout costs more than the smoke run)
 SOLVERS = {"eulerian": ("pinn", {"constraints": {"initial": "hard"}}), "lagrangian": ("lagrangian-pinn", {})}
 
 
@@ -73,14 +75,17 @@ def main() -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speeds", type=float, nargs="+", default=[1.0, 10.0, 30.0, 50.0])
     parser.add_argument("--out", default="runs/advection_lagrangian_pinn")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="applied to both solvers (equal budgets), e.g. train.adam_steps=6000")
     parser.add_argument("--quick", action="store_true", help="tiny networks and 20 steps: a smoke run")
     args = parser.parse_args()
-    results: dict[str, Any] = {"c": args.speeds, "config": SHARED}
+    results: dict[str, Any] = {"c": args.speeds, "config": SHARED, "overrides": args.overrides}
     rows = []
     for c in args.speeds:
         row: list[Any] = [c]
         for label, (solver, own) in SOLVERS.items():
-            overrides = merge(SHARED, own, QUICK if args.quick else {}, {"pde": {"c": c}})
+            overrides = merge(SHARED, own, QUICK if args.quick else {}, parse_overrides(args.overrides),
+                              {"pde": {"c": c}})
             result = solve("advection", solver, preset="default", overrides=overrides, out=f"{args.out}/{label}-c{c:g}",
                            force=True, progress=False)
             m = result.metrics

@@ -172,3 +172,37 @@ def test_soft_initial_conditions_enter_the_loss_with_the_published_weight() -> N
     assert logs["loss_initial"] > 1e-3  # a soft network does not meet u0 by itself
     expected = 10 * logs["loss_characteristic"] + logs["loss_state"] + 1000 * logs["loss_initial"]
     assert abs(total.item() - expected) < 1e-9 * expected
+
+
+def test_sweep_recipe_quick_writes_matching_lists_and_the_plots(tmp_path, monkeypatch) -> None:
+    import runpy
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(sys, "argv", ["recipes/advection_lagrangian_pinn.py", "--quick", "--speeds", "50", "--set",
+                                      "train.adam_steps=10", "--out", str(tmp_path / "runs")])
+    runpy.run_path(str(repo / "recipes" / "advection_lagrangian_pinn.py"), run_name="__main__")
+    results = json.loads((repo / "benchmarks" / "results" / "lagrangian_sweep.quick.json").read_text())
+    assert results["c"] == [50.0] and results["quick"] is True
+    for key in ("eulerian_rel_l2", "lagrangian_rel_l2", "eulerian_wall_s", "lagrangian_wall_s"):
+        assert len(results[key]) == 1 and all(np.isfinite(results[key]))
+    # equal networks: the Lagrangian PINN has its second (characteristic) branch, about twice the parameters
+    assert 1.5 < results["lagrangian_n_params"][0] / results["eulerian_n_params"][0] < 2.5
+    for label in ("eulerian", "lagrangian"):  # --set reaches both solvers
+        assert json.loads((tmp_path / "runs" / f"{label}-c50" / "metrics.json").read_text())["steps"] == 10
+    assert (tmp_path / "runs" / "lagrangian-c50" / "plots" / "characteristics.png").exists()
+    assert {"solution.png", "error.png"} <= {p.name for p in (tmp_path / "runs" / "eulerian-c50" / "plots").iterdir()}
+
+
+def test_cli_solves_convection_diffusion_with_the_lagrangian_pinn(tmp_path, capsys) -> None:
+    from sciml_core.cli import main
+
+    sets = ["model.width=8", "model.depth=2", "sampling.n_residual=128", "train.adam_steps=5", "train.decay_steps=5",
+            "train.checkpoint_every=0", "pde.c=5", "pde.nu=0.1", "derivatives=autograd"]
+    code = main(["solve", "convection-diffusion", "--solver", "lagrangian-pinn", "--preset", "default",
+                 "--out", str(tmp_path / "run"), *[a for s in sets for a in ("--set", s)]])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert (metrics["pde"], metrics["solver"], metrics["steps"]) == ("convection-diffusion", "lagrangian-pinn", 5)
+    assert np.isfinite(metrics["rel_l2"])
