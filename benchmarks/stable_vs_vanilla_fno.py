@@ -14,10 +14,10 @@ matters (vanilla blows up, or its spectrum_log_err >= 2x stable's).
     python benchmarks/stable_vs_vanilla_fno.py                 # full CPU run (datasets in data/)
     python benchmarks/stable_vs_vanilla_fno.py --quick         # smoke run, tiny data, a minute
     python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --no-ablation
-    # the same work in two processes, one a core, then merged into the one results file:
-    python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --ablation bounded_filter --part a.json &
-    python benchmarks/stable_vs_vanilla_fno.py --datasets rd-spiral-rollout --ablation residual_mlp --part b.json
-    python benchmarks/stable_vs_vanilla_fno.py --merge a.json b.json
+    # the same work in processes of one core each (a dataset's two models may be apart), then merged:
+    python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --models fno --ablation bounded_filter --part a.json &
+    python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --models stable-fno --no-ablation --part b.json
+    python benchmarks/stable_vs_vanilla_fno.py --merge a.json b.json     # results file + spectra plots
 
 Writes benchmarks/results/stable_vs_vanilla_fno.json and, for the full run, the spectra
 plots docs/figures/stable_vs_vanilla_fno_<dataset>_spectrum.png.
@@ -159,20 +159,30 @@ def dataset_setup(name: str, data_dir: Path, quick: bool, extra: list[str]) -> d
             "small": {"n_layers": 2} if quick else {}}
 
 
-def compare(name: str, setup: dict[str, Any], preset: str, run: Any) -> dict[str, Any]:
-    """fno against the parameter-matched stable-fno on one dataset: the results entry."""
+MODELS = {"fno": "vanilla", "stable-fno": "stable"}  # solver -> key of its row in a results entry
+
+
+def compare(name: str, setup: dict[str, Any], preset: str, run: Any, models: list[str]) -> dict[str, Any]:
+    """fno and / or the parameter-matched stable-fno on one dataset: the results entry (the
+    targets once both rows are there, here or after --merge)."""
     s = setup
-    stable_cfg = stable_model(s["fno_params"], s["channels"], s["channels"], s["grid"], s["fno_model"]["n_modes"],
-                              **s["small"])
-    vanilla = train_and_evaluate("fno", s["info"]["pde"], s["data"], s["fno_model"], s["common"], preset, run("fno"))
-    stable = train_and_evaluate("stable-fno", s["info"]["pde"], s["data"], stable_cfg, s["common"], preset,
-                                run("stable-fno"))
-    long = stable.pop("_long")
-    vanilla.pop("_long")
-    entry = {"name": name, "rollout_steps": long["rollout_steps"], "n_initial_conditions": long["n_initial_conditions"],
-             "truth_steps": long["truth_steps"], "params_ratio": stable["params"] / vanilla["params"],
-             "vanilla": vanilla, "stable": stable, "spectrum_true": long["spectrum_true"]}
-    entry["targets"] = targets(vanilla, stable, chaotic=bool(s["info"]["lyapunov"]))
+    configs = {"fno": s["fno_model"],
+               "stable-fno": stable_model(s["fno_params"], s["channels"], s["channels"], s["grid"],
+                                          s["fno_model"]["n_modes"], **s["small"])}
+    entry: dict[str, Any] = {"name": name}
+    for solver in models:
+        row = train_and_evaluate(solver, s["info"]["pde"], s["data"], configs[solver], s["common"], preset, run(solver))
+        long = row.pop("_long")
+        entry.update({"rollout_steps": long["rollout_steps"], "n_initial_conditions": long["n_initial_conditions"],
+                      "truth_steps": long["truth_steps"], "spectrum_true": long["spectrum_true"], MODELS[solver]: row})
+    return complete(entry)
+
+
+def complete(entry: dict[str, Any]) -> dict[str, Any]:
+    """Add the parameter ratio and the targets to an entry holding both rows."""
+    if "vanilla" in entry and "stable" in entry:
+        entry["params_ratio"] = entry["stable"]["params"] / entry["vanilla"]["params"]
+        entry["targets"] = targets(entry["vanilla"], entry["stable"], chaotic=bool(DATASETS[entry["name"]]["lyapunov"]))
     return entry
 
 
@@ -200,20 +210,32 @@ def ablate(switches: list[str], setup: dict[str, Any], preset: str, run: Any) ->
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One results dict from the ``--part`` files of runs made in parallel: datasets in the
-    order given, ablation rows in :data:`SWITCHES` order; refused when the parts disagree on
-    the preset, the overrides or quick, or repeat a dataset or a switch (ValueError)."""
+    order they first appear, a dataset's fno and stable-fno rows possibly from different
+    parts, ablation rows in :data:`SWITCHES` order.  Refused (ValueError) when the parts
+    disagree on the preset, the overrides or quick, repeat a model of a dataset or a switch,
+    or leave a dataset without one of its two rows."""
     for key in ("preset", "overrides", "quick"):
         if len({str(p[key]) for p in parts}) > 1:
             raise ValueError(f"--merge: the parts differ in {key!r}: {[p[key] for p in parts]}")
-    entries = [e for p in parts for e in p["datasets"]]
+    merged: dict[str, dict[str, Any]] = {}
+    for e in (e for p in parts for e in p["datasets"]):
+        into = merged.setdefault(e["name"], {})
+        for label in MODELS.values():
+            if label in e and label in into:
+                raise ValueError(f"--merge: dataset {e['name']!r} has its {label} row in more than one part")
+        into.update({k: v for k, v in e.items() if k not in ("targets", "params_ratio")})
+    for name, e in merged.items():
+        missing = [label for label in MODELS.values() if label not in e]
+        if missing:
+            raise ValueError(f"--merge: dataset {name!r} has no {missing[0]} row in any part")
     rows = [a for p in parts for a in p["ablation_ks"]]
-    for what, names in (("dataset", [e["name"] for e in entries]), ("ablation switch", [a["switch"] for a in rows])):
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"--merge: {what} {repeated[0]!r} is in more than one part")
+    switches = [a["switch"] for a in rows]
+    repeated = sorted({n for n in switches if switches.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--merge: ablation switch {repeated[0]!r} is in more than one part")
     rows.sort(key=lambda a: SWITCHES.index(a["switch"]))
-    return {"datasets": entries, "ablation_ks": rows, "preset": parts[0]["preset"], "overrides": parts[0]["overrides"],
-            "wall_s": max(p["wall_s"] for p in parts),
+    return {"datasets": [complete(e) for e in merged.values()], "ablation_ks": rows, "preset": parts[0]["preset"],
+            "overrides": parts[0]["overrides"], "wall_s": max(p["wall_s"] for p in parts),
             "parts": [{"command": p.get("command"), "wall_s": p["wall_s"], "machine": p.get("machine")} for p in parts]}
 
 
@@ -267,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny data, quick preset, short rollouts")
     parser.add_argument("--datasets", nargs="*", default=["ks-l22", "rd-spiral-rollout"], choices=list(DATASETS),
                         help="the fno vs stable-fno comparisons to run (none: only --ablation)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                        help="train only these on --datasets (the other row comes from another --part)")
     parser.add_argument("--data-dir", type=Path, default=REPO / "data")
     parser.add_argument("--runs", type=Path, default=None, help="write each run's directory here")
     parser.add_argument("--no-ablation", action="store_true")
@@ -280,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra override for every run (equal budgets), e.g. train.adam_steps=1000")
     args = parser.parse_args(argv)
+    if set(args.models) != set(MODELS) and args.datasets and not args.part:
+        parser.error("--models with one model needs --part (the results file holds both rows of a dataset)")
     if args.merge:
         import json
 
@@ -303,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.datasets:
         setup = dataset_setup(name, data_dir, args.quick, args.set)
         run = (lambda label, n=name: args.runs / n / label) if args.runs else (lambda label: None)
-        entries.append(compare(name, setup, preset, run))
+        entries.append(compare(name, setup, preset, run, args.models))
     if switches:
         setup = dataset_setup("ks-l22", data_dir, args.quick, args.set)
         run = (lambda label: args.runs / "ks-l22" / label) if args.runs else (lambda label: None)

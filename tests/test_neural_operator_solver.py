@@ -118,7 +118,8 @@ def test_refusals_name_the_problem(ks_file: Path) -> None:
 
 
 def test_benchmark_quick_in_two_parts_merges_into_the_issue_keys(tmp_path: Path) -> None:
-    # the full run is made in two processes (one a core) and merged; the quick run does the same
+    # the full run is made in processes of one core each and merged; the quick run splits each dataset's
+    # two models and the ablation over two processes
     import json
     import os
     import subprocess
@@ -128,19 +129,22 @@ def test_benchmark_quick_in_two_parts_merges_into_the_issue_keys(tmp_path: Path)
     script = [sys.executable, str(repo / "benchmarks" / "stable_vs_vanilla_fno.py")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    procs = [subprocess.Popen([*script, "--quick", "--datasets", "ks-l22", "--ablation", "radial_truncation",
-                               "bounded_filter", "fourier_nonlinearity", "--part", str(a)], cwd=repo, env=env,
+    both = ["--quick", "--datasets", "ks-l22", "rd-spiral-rollout"]
+    procs = [subprocess.Popen([*script, *both, "--models", "fno", "--ablation", "radial_truncation", "bounded_filter",
+                               "fourier_nonlinearity", "--part", str(a)], cwd=repo, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
-             subprocess.Popen([*script, "--quick", "--datasets", "rd-spiral-rollout", "--ablation", "output_filter",
-                               "spectral_norm", "residual_mlp", "--part", str(b)], cwd=repo, env=env,
+             subprocess.Popen([*script, *both, "--models", "stable-fno", "--ablation", "output_filter", "spectral_norm",
+                               "residual_mlp", "--part", str(b)], cwd=repo, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
     for proc in procs:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-2000:]
     result = repo / "benchmarks" / "results" / "stable_vs_vanilla_fno.quick.json"
-    refused = subprocess.run([*script, "--merge", str(a), str(a)], cwd=repo, env=env, capture_output=True, text=True,
-                             check=False)
-    assert refused.returncode == 2 and "--merge: dataset 'ks-l22' is in more than one part" in refused.stderr
+    for parts, error in (([a, a], "--merge: dataset 'ks-l22' has its vanilla row in more than one part"),
+                         ([a], "--merge: dataset 'ks-l22' has no stable row in any part")):
+        refused = subprocess.run([*script, "--merge", *map(str, parts)], cwd=repo, env=env, capture_output=True,
+                                 text=True, check=False)
+        assert refused.returncode == 2 and error in refused.stderr
     proc = subprocess.run([*script, "--merge", str(a), str(b)], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -151,7 +155,7 @@ def test_benchmark_quick_in_two_parts_merges_into_the_issue_keys(tmp_path: Path)
         for model in ("vanilla", "stable"):
             assert {"params", "one_step_rel_l2", "valid_steps", "chaos_valid_steps", "blowup_step",
                     "spectrum_log_err"} <= set(entry[model])
-        assert abs(entry["params_ratio"] - 1) < 0.1
+        assert abs(entry["params_ratio"] - 1) < 0.1 and "stable_never_blows_up" in entry["targets"]
     ablation = results["ablation_ks"]
     assert [a["switch"] for a in ablation] == ["radial_truncation", "bounded_filter", "fourier_nonlinearity",
                                                "spectral_norm", "residual_mlp", "output_filter"]
