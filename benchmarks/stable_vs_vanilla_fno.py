@@ -14,6 +14,10 @@ matters (vanilla blows up, or its spectrum_log_err >= 2x stable's).
     python benchmarks/stable_vs_vanilla_fno.py                 # full CPU run (datasets in data/)
     python benchmarks/stable_vs_vanilla_fno.py --quick         # smoke run, tiny data, a minute
     python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --no-ablation
+    # the same work in processes of one core each (a dataset's two models may be apart), then merged:
+    python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --models fno --ablation bounded_filter --part a.json &
+    python benchmarks/stable_vs_vanilla_fno.py --datasets ks-l22 --models stable-fno --no-ablation --part b.json
+    python benchmarks/stable_vs_vanilla_fno.py --merge a.json b.json     # results file + spectra plots
 
 Writes benchmarks/results/stable_vs_vanilla_fno.json and, for the full run, the spectra
 plots docs/figures/stable_vs_vanilla_fno_<dataset>_spectrum.png.
@@ -132,73 +136,121 @@ def plot_spectra(name: str, entry: dict[str, Any], path: Path) -> None:
     print(f"plot written to {path}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run: tiny data, quick preset, short rollouts")
-    parser.add_argument("--datasets", nargs="+", default=["ks-l22", "rd-spiral-rollout"], choices=list(DATASETS))
-    parser.add_argument("--data-dir", type=Path, default=REPO / "data")
-    parser.add_argument("--runs", type=Path, default=None, help="write each run's directory here")
-    parser.add_argument("--no-ablation", action="store_true")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra override for every run (equal budgets), e.g. train.adam_steps=1000")
-    args = parser.parse_args(argv)
-
-    import torch
-
-    torch.set_num_threads(1)
+def dataset_setup(name: str, data_dir: Path, quick: bool, extra: list[str]) -> dict[str, Any]:
+    """Everything the runs on dataset ``name`` share: the file, the PDE, the overrides every run
+    gets (equal budgets), the vanilla model and its parameter count."""
+    from sciml_core.data.schema import read_header
     from solvers.neural_operator.configs import FNOConfig
     from solvers.neural_operator.models import build_model, n_params
 
-    tmp = tempfile.TemporaryDirectory() if args.quick else None
-    data_dir = Path(tmp.name) if tmp else args.data_dir
-    preset = "quick" if args.quick else "default"
-    entries, ablation, started = [], [], time.perf_counter()
-    for name in args.datasets:
-        info = DATASETS[name]
-        data = ensure_data(name, data_dir, args.quick)
-        from sciml_core.data.schema import read_header
+    info = DATASETS[name]
+    data = ensure_data(name, data_dir, quick)
+    header = read_header(data)
+    channels, n_dim = len(header.fields), len(header.space_dims)
+    common = list(extra)
+    if info["lyapunov"]:
+        common.append(f"long.lyapunov_exponent={info['lyapunov']}")
+    if quick:
+        common += ["long.steps=40", "long.truth_steps=20", "data.n_test=4", "long.chunk=20"]
+    fno_model = {**info["fno"], **({"width": 8, "n_modes": 8, "n_layers": 2} if quick else {})}
+    fno_params = n_params(build_model("fno", dataclasses.replace(FNOConfig(), **fno_model), channels, channels, n_dim))
+    return {"info": info, "data": data, "channels": channels, "n_dim": n_dim, "common": common,
+            "grid": [header.dims[d] for d in header.space_dims], "fno_model": fno_model, "fno_params": fno_params,
+            "small": {"n_layers": 2} if quick else {}}
 
-        header = read_header(data)
-        channels, n_dim = len(header.fields), len(header.space_dims)
-        grid = [header.dims[d] for d in header.space_dims]
-        common = list(args.set)
-        if info["lyapunov"]:
-            common.append(f"long.lyapunov_exponent={info['lyapunov']}")
-        if args.quick:
-            common += ["long.steps=40", "long.truth_steps=20", "data.n_test=4", "long.chunk=20"]
-        fno_model = {**info["fno"], **({"width": 8, "n_modes": 8, "n_layers": 2} if args.quick else {})}
-        fno_params = n_params(build_model("fno", dataclasses.replace(FNOConfig(), **fno_model), channels, channels,
-                                          n_dim))
-        run = (lambda label: args.runs / name / label) if args.runs else (lambda label: None)
-        stable_cfg = stable_model(fno_params, channels, channels, grid, fno_model["n_modes"],
-                                  **({"n_layers": 2} if args.quick else {}))
-        vanilla = train_and_evaluate("fno", info["pde"], data, fno_model, common, preset, run("fno"))
-        stable = train_and_evaluate("stable-fno", info["pde"], data, stable_cfg, common, preset, run("stable-fno"))
-        long = stable.pop("_long")
-        vanilla.pop("_long")
-        entry = {"name": name, "rollout_steps": long["rollout_steps"],
-                 "n_initial_conditions": long["n_initial_conditions"], "truth_steps": long["truth_steps"],
-                 "params_ratio": stable["params"] / vanilla["params"], "vanilla": vanilla, "stable": stable,
-                 "spectrum_true": long["spectrum_true"]}
-        entry["targets"] = targets(vanilla, stable, chaotic=bool(info["lyapunov"]))
-        entries.append(entry)
-        if name == "ks-l22" and not args.no_ablation:
-            from solvers.neural_operator.configs import StableFNOConfig
 
-            defaults = StableFNOConfig()
-            for switch in SWITCHES:
-                flipped = {switch: not getattr(defaults, switch)}
-                if switch == "radial_truncation" and n_dim == 1 and defaults.cutoff is None:
-                    # in 1D the disc |k| <= n_modes // 2 is SpectralConv's own block: the same model
-                    ablation.append({"switch": switch, "value": False, **{k: stable[k] for k in KEYS},
-                                     "note": "identical to stable-fno in 1D (the disc is the retained block)"})
-                    continue
-                model = stable_model(fno_params, channels, channels, grid, fno_model["n_modes"], **flipped,
-                                     **({"n_layers": 2} if args.quick else {}))
-                row = train_and_evaluate("stable-fno", info["pde"], data, model, common, preset, run(f"ablate-{switch}"))
-                row.pop("_long")
-                ablation.append({"switch": switch, "value": flipped[switch], **row})
+MODELS = {"fno": "vanilla", "stable-fno": "stable"}  # solver -> key of its row in a results entry
 
+
+def compare(name: str, setup: dict[str, Any], preset: str, run: Any, models: list[str]) -> dict[str, Any]:
+    """fno and / or the parameter-matched stable-fno on one dataset: the results entry (the
+    targets once both rows are there, here or after --merge)."""
+    s = setup
+    configs = {"fno": s["fno_model"],
+               "stable-fno": stable_model(s["fno_params"], s["channels"], s["channels"], s["grid"],
+                                          s["fno_model"]["n_modes"], **s["small"])}
+    entry: dict[str, Any] = {"name": name}
+    for solver in models:
+        row = train_and_evaluate(solver, s["info"]["pde"], s["data"], configs[solver], s["common"], preset, run(solver))
+        long = row.pop("_long")
+        entry.update({"rollout_steps": long["rollout_steps"], "n_initial_conditions": long["n_initial_conditions"],
+                      "truth_steps": long["truth_steps"], "spectrum_true": long["spectrum_true"], MODELS[solver]: row})
+    return complete(entry)
+
+
+def complete(entry: dict[str, Any]) -> dict[str, Any]:
+    """Add the parameter ratio and the targets to an entry holding both rows."""
+    if "vanilla" in entry and "stable" in entry:
+        entry["params_ratio"] = entry["stable"]["params"] / entry["vanilla"]["params"]
+        entry["targets"] = targets(entry["vanilla"], entry["stable"], chaotic=bool(DATASETS[entry["name"]]["lyapunov"]))
+    return entry
+
+
+def ablate(switches: list[str], setup: dict[str, Any], preset: str, run: Any) -> list[dict[str, Any]]:
+    """stable-fno on KS with each switch in ``switches`` flipped in turn (width re-matched)."""
+    from solvers.neural_operator.configs import StableFNOConfig
+
+    s, defaults, rows = setup, StableFNOConfig(), []
+    for switch in switches:
+        flipped = {switch: not getattr(defaults, switch)}
+        if switch == "radial_truncation" and s["n_dim"] == 1 and defaults.cutoff is None:
+            # in 1D the disc |k| <= n_modes // 2 is SpectralConv's own block: the same model (figures
+            # copied from the stable-fno entry, by this run or by --merge)
+            rows.append({"switch": switch, "value": False, "same_as": "stable",
+                         "note": "identical to stable-fno in 1D (the disc is the retained block)"})
+            continue
+        model = stable_model(s["fno_params"], s["channels"], s["channels"], s["grid"], s["fno_model"]["n_modes"],
+                             **flipped, **s["small"])
+        row = train_and_evaluate("stable-fno", s["info"]["pde"], s["data"], model, s["common"], preset,
+                                 run(f"ablate-{switch}"))
+        row.pop("_long")
+        rows.append({"switch": switch, "value": flipped[switch], **row})
+    return rows
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One results dict from the ``--part`` files of runs made in parallel: datasets in the
+    order they first appear, a dataset's fno and stable-fno rows possibly from different
+    parts, ablation rows in :data:`SWITCHES` order.  Refused (ValueError) when the parts
+    disagree on the preset, the overrides or quick, repeat a model of a dataset or a switch,
+    or leave a dataset without one of its two rows."""
+    for key in ("preset", "overrides", "quick"):
+        if len({str(p[key]) for p in parts}) > 1:
+            raise ValueError(f"--merge: the parts differ in {key!r}: {[p[key] for p in parts]}")
+    merged: dict[str, dict[str, Any]] = {}
+    for e in (e for p in parts for e in p["datasets"]):
+        into = merged.setdefault(e["name"], {})
+        for label in MODELS.values():
+            if label in e and label in into:
+                raise ValueError(f"--merge: dataset {e['name']!r} has its {label} row in more than one part")
+        into.update({k: v for k, v in e.items() if k not in ("targets", "params_ratio")})
+    for name, e in merged.items():
+        missing = [label for label in MODELS.values() if label not in e]
+        if missing:
+            raise ValueError(f"--merge: dataset {name!r} has no {missing[0]} row in any part")
+    rows = [a for p in parts for a in p["ablation_ks"]]
+    switches = [a["switch"] for a in rows]
+    repeated = sorted({n for n in switches if switches.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--merge: ablation switch {repeated[0]!r} is in more than one part")
+    rows.sort(key=lambda a: SWITCHES.index(a["switch"]))
+    return {"datasets": [complete(e) for e in merged.values()], "ablation_ks": rows, "preset": parts[0]["preset"],
+            "overrides": parts[0]["overrides"], "wall_s": max(p["wall_s"] for p in parts),
+            "parts": [{"command": p.get("command"), "wall_s": p["wall_s"], "machine": p.get("machine")} for p in parts]}
+
+
+def fill_same_as(results: dict[str, Any]) -> None:
+    """Copy the ks-l22 stable-fno figures into ablation rows that are that same model."""
+    ks = next((e for e in results["datasets"] if e["name"] == "ks-l22"), None)
+    for row in results["ablation_ks"]:
+        if row.get("same_as") and ks is not None:
+            row.update({k: ks[row["same_as"]][k] for k in KEYS})
+
+
+def report(results: dict[str, Any], quick: bool) -> None:
+    """Print the tables, write the results file and (full runs) the spectra plots."""
+    entries, ablation = results["datasets"], results["ablation_ks"]
+    fill_same_as(results)
     rows = [[e["name"], label, e[label]["params"], e[label]["one_step_rel_l2"], e[label]["valid_steps"],
              e[label]["chaos_valid_steps"], e[label]["blowup_step"], e[label]["spectrum_log_err"], e[label]["train_wall_s"]]
             for e in entries for label in ("vanilla", "stable")]
@@ -207,15 +259,87 @@ def main(argv: list[str] | None = None) -> int:
     for e in entries:
         print(f"{e['name']}: targets {e['targets']}")
     if ablation:
-        print_table([[f"{a['switch']}={a['value']}", a["params"], a["one_step_rel_l2"], a["valid_steps"],
-                      a["chaos_valid_steps"], a["blowup_step"], a["spectrum_log_err"]] for a in ablation],
+        print_table([[f"{a['switch']}={a['value']}", a.get("params"), a.get("one_step_rel_l2"), a.get("valid_steps"),
+                      a.get("chaos_valid_steps"), a.get("blowup_step"), a.get("spectrum_log_err")] for a in ablation],
                     ["ks-l22 stable-fno with", "params", "one_step", "valid", "chaos_valid", "blowup", "spec_log_err"])
-    results = {"datasets": entries, "ablation_ks": ablation, "preset": preset, "overrides": args.set,
-               "wall_s": round(time.perf_counter() - started, 1)}
-    write_results(__file__, results, args.quick)
-    if not args.quick:
+    write_results(__file__, results, quick)
+    if not quick:
         for e in entries:
             plot_spectra(e["name"], e, REPO / "docs" / "figures" / f"stable_vs_vanilla_fno_{e['name']}_spectrum.png")
+
+
+def write_part(path: Path, results: dict[str, Any], quick: bool) -> None:
+    """This process's share of a parallel run (``--part``), atomically, for ``--merge``."""
+    import json
+    import os
+
+    from _common import machine_facts
+
+    payload = {**results, "quick": quick, "command": " ".join([Path(sys.executable).name, *sys.argv]),
+               "machine": machine_facts()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o)) + "\n")
+    os.replace(tmp, path)
+    print(f"part written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny data, quick preset, short rollouts")
+    parser.add_argument("--datasets", nargs="*", default=["ks-l22", "rd-spiral-rollout"], choices=list(DATASETS),
+                        help="the fno vs stable-fno comparisons to run (none: only --ablation)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                        help="train only these on --datasets (the other row comes from another --part)")
+    parser.add_argument("--data-dir", type=Path, default=REPO / "data")
+    parser.add_argument("--runs", type=Path, default=None, help="write each run's directory here")
+    parser.add_argument("--no-ablation", action="store_true")
+    parser.add_argument("--ablation", nargs="+", default=None, choices=SWITCHES, metavar="SWITCH",
+                        help=f"run the KS ablation for these switches only ({', '.join(SWITCHES)}); default: "
+                             "all of them when ks-l22 is among --datasets")
+    parser.add_argument("--part", type=Path, default=None,
+                        help="write this run's results to PART (no plots) for a later --merge")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="PART",
+                        help="train nothing: merge --part files into the results file and plots")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra override for every run (equal budgets), e.g. train.adam_steps=1000")
+    args = parser.parse_args(argv)
+    if set(args.models) != set(MODELS) and args.datasets and not args.part:
+        parser.error("--models with one model needs --part (the results file holds both rows of a dataset)")
+    if args.merge:
+        import json
+
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        try:
+            merged = merge(parts)
+        except ValueError as exc:
+            parser.error(str(exc))  # exit 2, nothing written
+        report(merged, quick=bool(parts[0]["quick"]))
+        return 0
+
+    import torch
+
+    torch.set_num_threads(1)
+    tmp = tempfile.TemporaryDirectory() if args.quick else None
+    data_dir = Path(tmp.name) if tmp else args.data_dir
+    preset = "quick" if args.quick else "default"
+    switches = args.ablation if args.ablation is not None else (
+        list(SWITCHES) if "ks-l22" in args.datasets and not args.no_ablation else [])
+    entries, ablation, started = [], [], time.perf_counter()
+    for name in args.datasets:
+        setup = dataset_setup(name, data_dir, args.quick, args.set)
+        run = (lambda label, n=name: args.runs / n / label) if args.runs else (lambda label: None)
+        entries.append(compare(name, setup, preset, run, args.models))
+    if switches:
+        setup = dataset_setup("ks-l22", data_dir, args.quick, args.set)
+        run = (lambda label: args.runs / "ks-l22" / label) if args.runs else (lambda label: None)
+        ablation = ablate(switches, setup, preset, run)
+    results = {"datasets": entries, "ablation_ks": ablation, "preset": preset, "overrides": args.set,
+               "wall_s": round(time.perf_counter() - started, 1)}
+    if args.part:
+        write_part(args.part, results, args.quick)
+    else:
+        report(results, args.quick)
     if tmp:
         tmp.cleanup()
     return 0

@@ -117,26 +117,51 @@ def test_refusals_name_the_problem(ks_file: Path) -> None:
               overrides=["long.steps=-1"])
 
 
-def test_benchmark_quick_writes_the_issue_keys() -> None:
+def test_benchmark_quick_in_two_parts_merges_into_the_issue_keys(tmp_path: Path) -> None:
+    # the full run is made in processes of one core each and merged; the quick run splits each dataset's
+    # two models and the ablation over two processes
     import json
     import os
     import subprocess
     import sys
 
     repo = Path(__file__).resolve().parents[1]
+    script = [sys.executable, str(repo / "benchmarks" / "stable_vs_vanilla_fno.py")]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
-    proc = subprocess.run([sys.executable, str(repo / "benchmarks" / "stable_vs_vanilla_fno.py"), "--quick"], cwd=repo,
-                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    both = ["--quick", "--datasets", "ks-l22", "rd-spiral-rollout"]
+    procs = [subprocess.Popen([*script, *both, "--models", "fno", "--ablation", "radial_truncation", "bounded_filter",
+                               "fourier_nonlinearity", "--part", str(a)], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+             subprocess.Popen([*script, *both, "--models", "stable-fno", "--ablation", "output_filter", "spectral_norm",
+                               "residual_mlp", "--part", str(b)], cwd=repo, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-2000:]
+    result = repo / "benchmarks" / "results" / "stable_vs_vanilla_fno.quick.json"
+    for parts, error in (([a, a], "--merge: dataset 'ks-l22' has its vanilla row in more than one part"),
+                         ([a], "--merge: dataset 'ks-l22' has no stable row in any part")):
+        refused = subprocess.run([*script, "--merge", *map(str, parts)], cwd=repo, env=env, capture_output=True,
+                                 text=True, check=False)
+        assert refused.returncode == 2 and error in refused.stderr
+    proc = subprocess.run([*script, "--merge", str(a), str(b)], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    results = json.loads((repo / "benchmarks" / "results" / "stable_vs_vanilla_fno.quick.json").read_text())
+    results = json.loads(result.read_text())
     assert [d["name"] for d in results["datasets"]] == ["ks-l22", "rd-spiral-rollout"]
     for entry in results["datasets"]:
         assert entry["n_initial_conditions"] == 4 and entry["rollout_steps"] == 40
         for model in ("vanilla", "stable"):
             assert {"params", "one_step_rel_l2", "valid_steps", "chaos_valid_steps", "blowup_step",
                     "spectrum_log_err"} <= set(entry[model])
-        assert abs(entry["params_ratio"] - 1) < 0.1
-    assert [a["switch"] for a in results["ablation_ks"]] == ["radial_truncation", "bounded_filter",
-                                                             "fourier_nonlinearity", "spectral_norm", "residual_mlp",
-                                                             "output_filter"]
-    assert results["ablation_ks"][0]["note"].startswith("identical to stable-fno in 1D")
+        assert abs(entry["params_ratio"] - 1) < 0.1 and "stable_never_blows_up" in entry["targets"]
+    ablation = results["ablation_ks"]
+    assert [a["switch"] for a in ablation] == ["radial_truncation", "bounded_filter", "fourier_nonlinearity",
+                                               "spectral_norm", "residual_mlp", "output_filter"]
+    assert ablation[0]["note"].startswith("identical to stable-fno in 1D")
+    ks_stable = results["datasets"][0]["stable"]
+    assert ablation[0]["spectrum_log_err"] == ks_stable["spectrum_log_err"] and ablation[0]["params"] == ks_stable["params"]
+    ks_vanilla = results["datasets"][0]["vanilla"]
+    assert all(abs(a["params"] / ks_vanilla["params"] - 1) < 0.1 for a in ablation)  # every row matched to fno
+    assert len(results["parts"]) == 2
