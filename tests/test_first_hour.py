@@ -235,6 +235,7 @@ def test_pinn_diagnostic_plots_label_every_colour_bar(tmp_path, monkeypatch, kin
 def test_progress_on_a_terminal_is_a_bar_not_lines(monkeypatch) -> None:
     import fcntl
     import os
+    import select
     import struct
     import sys
     import termios
@@ -251,7 +252,10 @@ def test_progress_on_a_terminal_is_a_bar_not_lines(monkeypatch) -> None:
             progress.update(done)
         progress.close()
         terminal.flush()
-        shown = os.read(leader, 65536).decode()
+        shown = b""
+        while select.select([leader], [], [], 1.0)[0]:  # the pty hands writes over asynchronously: read them all
+            shown += os.read(leader, 65536)
+        shown = shown.decode()
     os.close(leader)
     assert "fv-weno5 test: 100%" in shown and "5/5" in shown  # tqdm's bar
     assert "done in" not in shown and "frames/s  ETA" not in shown  # no plain lines on a terminal
