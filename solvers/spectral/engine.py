@@ -40,14 +40,13 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 import xarray as xr
-from tqdm.auto import tqdm
 
 from sciml_core.config import to_dict
 from sciml_core.device import require_memory
 from sciml_core.errors import CheckpointError, ConfigError, DivergenceError, NotImplementedForError
 from sciml_core.metrics import rel_l2
 from sciml_core.pdes.base import PDE
-from sciml_core.progress import ProgressLog
+from sciml_core.progress import Progress
 from sciml_core.solver import ReferenceSolver, RunContext, SolverOutput
 
 from . import spirals
@@ -142,8 +141,9 @@ class SpectralSolver(ReferenceSolver):
             changes["n"] = sizes.pop()
         if config.dealias is None:
             changes["dealias"] = bool(self.pde.spectral_dealias)
-        if config.frames is None and self.even_frames(ref["t"]) is not None:
-            changes["frames"] = self.even_frames(ref["t"])
+        frames = self.even_frames(ref["t"]) if config.frames is None else None
+        if frames is not None:
+            changes["frames"] = frames
         if getattr(config, "dt", 0.0) is None:
             changes["dt"] = float(self.pde.spectral_dt)
         return dataclasses.replace(config, **changes) if changes else config
@@ -275,9 +275,7 @@ class SpectralSolver(ReferenceSolver):
             U = ops.asarray(torch.view_as_complex(state["U"]).numpy())
             integ.load_state_dict(state["integrator"])
         t_start, status, message = time.perf_counter(), "success", ""
-        bar = tqdm(total=t_out.size, initial=start, desc=f"{self.name} {self.pde.name}", unit="frame",
-                   disable=None if self.context.progress else True)
-        lines = ProgressLog(f"{self.name} {self.pde.name}", t_out.size, initial=start, noun="frame",
+        progress = Progress(f"{self.name} {self.pde.name}", t_out.size, initial=start, noun="frame",
                             enabled=self.context.progress)
         done, saved = start, (start if start > 0 else None)
         for i in range(start, t_out.size):
@@ -285,14 +283,13 @@ class SpectralSolver(ReferenceSolver):
             t = float(t_out[i])
             frames[i] = self.physical(U)[0]
             if not np.isfinite(frames[i]).all():
-                bar.close()
+                progress.close()
                 where = (f"the last good checkpoint is {str(ckpt)!r} (frame {saved})" if saved is not None
                          else "no checkpoint had been written yet")
                 raise DivergenceError(f"{self.name}: the solution became non-finite at t = {t:.6g} (frame {i + 1} "
                                       f"of {t_out.size}; unstable step or parameters?); {where}")
             done = i + 1
-            bar.update(1)
-            lines.update(done)
+            progress.update(done)
             over_budget = self.context.budget_s is not None and time.perf_counter() - t_start > self.context.budget_s
             if ckpt is not None and (done % self.config.checkpoint_every == 0 or over_budget) and done < t_out.size:
                 self._save_checkpoint(ckpt, done, frames, U, integ)
@@ -301,7 +298,7 @@ class SpectralSolver(ReferenceSolver):
                 status = "budget_exhausted"
                 message = f"stopped at t = {t:.6g} after {done} of {t_out.size} frames; rerun with --resume"
                 break
-        bar.close()
+        progress.close()
         output = self._output(t_out[:done], frames[:done], integ, status, message)
         if self.config.error_estimate and status == "success":
             output.metrics.update(self.error_estimate(t_out, frames, integ.order, integ.steps))
