@@ -7,7 +7,7 @@ solution sin(x - c t) on the 256 x 100 Eulerian grid.
 
 Both solvers get the same tanh MLP (4 x 50) on the same inputs [2 t / T - 1, cos x, sin x], the
 exact initial condition u = u0 + t N, 4096 random collocation points redrawn every step and
-3000 Adam steps (lr 1e-2 decaying to 1e-3); the Lagrangian PINN's second branch (the
+3000 Adam steps (lr 1e-2 decaying to 1e-4); the Lagrangian PINN's second branch (the
 characteristic x(x0, t), same architecture) is the method's own.  Each case is the same as
 
     sciml solve advection --solver lagrangian-pinn --preset default --set pde.c=50
@@ -35,7 +35,7 @@ from sciml_core.config import parse_overrides  # noqa: E402
 SHARED: dict[str, Any] = {
     "model": {"width": 50, "depth": 4, "periodic_modes": 1},
     "sampling": {"n_residual": 4096, "resample_every": 1, "method": "random"},
-    "train": {"adam_steps": 3000, "lbfgs_steps": 0, "lr": 1e-2, "schedule": "exponential", "decay_rate": 0.1,
+    "train": {"adam_steps": 3000, "lbfgs_steps": 0, "lr": 1e-2, "schedule": "exponential", "decay_rate": 0.01,
               "decay_steps": 3000, "log_every": 50, "checkpoint_every": 1000},
     "threads": 1,
 }
