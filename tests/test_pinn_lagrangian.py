@@ -44,16 +44,33 @@ def test_lagrangian_diffusion_term_equals_the_eulerian_one_on_a_known_flow() -> 
     torch.testing.assert_close(eulerian_uxx(d), -4 * torch.sin(2 * d["x"]), rtol=1e-12, atol=1e-12)
 
 
-def test_lagrangian_residuals_vanish_on_the_exact_convection_diffusion_solution() -> None:
+def test_cleared_state_residual_is_the_divided_one_times_x_X_cubed() -> None:
+    # the stretching flow above, carrying u = sin(2 x) + t sin X (u_t != nu u_xx): both forms nonzero
+    pde = get_pde("burgers-mean-flow")(nu=0.05)
+
+    def flow(coords: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = coords["X"] + 3.0 * coords["t"] + 0.4 * coords["t"] * torch.sin(coords["X"])
+        return {"x": x, "u": torch.sin(2 * x) + coords["t"] * torch.sin(coords["X"])}
+
+    d = AutogradDerivatives(flow, _points())
+    divided = lagrangian_residuals(pde, d)["u"]
+    cleared = lagrangian_residuals(pde, d, cleared=True)["u"]
+    assert float(divided.abs().min()) > 1e-3
+    assert float((d["x_X"] - 1).abs().max()) > 0.1
+    torch.testing.assert_close(cleared, d["x_X"] ** 3 * divided, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cleared", [False, True])
+def test_lagrangian_residuals_vanish_on_the_exact_convection_diffusion_solution(cleared: bool) -> None:
     pde = get_pde("convection-diffusion")(c=20.0, nu=0.3)
 
     def exact(coords: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:  # x = X + c t, u = e^(-nu t) sin X
         X = coords["X"]  # (+ 0 sin X: reverse mode cannot differentiate the constant x_X = 1 again)
         return {"x": X + pde.c * coords["t"] + 0 * torch.sin(X), "u": torch.exp(-pde.nu * coords["t"]) * torch.sin(X)}
 
-    r = lagrangian_residuals(pde, AutogradDerivatives(exact, _points()))
+    r = lagrangian_residuals(pde, AutogradDerivatives(exact, _points()), cleared)
     assert max(float(v.detach().abs().max()) for v in r.values()) < 1e-12
-    wrong = lagrangian_residuals(pde.replace(nu=0.6), AutogradDerivatives(exact, _points()))
+    wrong = lagrangian_residuals(pde.replace(nu=0.6), AutogradDerivatives(exact, _points()), cleared)
     assert float(wrong["u"].detach().abs().max()) > 0.1
 
 
