@@ -31,12 +31,15 @@ def _points(n: int = 64, seed: int = 0) -> dict[str, torch.Tensor]:
     return {"t": _column(rng.uniform(0, 1, n)), "X": _column(rng.uniform(0, TWO_PI, n))}
 
 
-def test_lagrangian_diffusion_term_equals_the_eulerian_one_on_a_known_flow() -> None:
-    # a flow map that stretches the labels (x_XX != 0) carrying u = sin(2 x): u_xx = -4 sin(2 x)
-    c, eps = 3.0, 0.4
+def _stretching(coords: dict[str, torch.Tensor]) -> torch.Tensor:
+    """A flow map that stretches the labels (x_XX != 0): x = X + 3 t + 0.4 t sin X."""
+    return coords["X"] + 3.0 * coords["t"] + 0.4 * coords["t"] * torch.sin(coords["X"])
 
+
+def test_lagrangian_diffusion_term_equals_the_eulerian_one_on_a_known_flow() -> None:
+    # the stretching map carrying u = sin(2 x): u_xx = -4 sin(2 x)
     def flow(coords: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = coords["X"] + c * coords["t"] + eps * coords["t"] * torch.sin(coords["X"])
+        x = _stretching(coords)
         return {"x": x, "u": torch.sin(2 * x)}
 
     d = AutogradDerivatives(flow, _points())
@@ -45,11 +48,11 @@ def test_lagrangian_diffusion_term_equals_the_eulerian_one_on_a_known_flow() -> 
 
 
 def test_cleared_state_residual_is_the_divided_one_times_x_X_cubed() -> None:
-    # the stretching flow above, carrying u = sin(2 x) + t sin X (u_t != nu u_xx): both forms nonzero
+    # the stretching map carrying u = sin(2 x) + t sin X (u_t != nu u_xx): both forms nonzero
     pde = get_pde("burgers-mean-flow")(nu=0.05)
 
     def flow(coords: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = coords["X"] + 3.0 * coords["t"] + 0.4 * coords["t"] * torch.sin(coords["X"])
+        x = _stretching(coords)
         return {"x": x, "u": torch.sin(2 * x) + coords["t"] * torch.sin(coords["X"])}
 
     d = AutogradDerivatives(flow, _points())
@@ -189,6 +192,26 @@ def test_soft_initial_conditions_enter_the_loss_with_the_published_weight() -> N
     assert logs["loss_initial"] > 1e-3  # a soft network does not meet u0 by itself
     expected = 10 * logs["loss_characteristic"] + logs["loss_state"] + 1000 * logs["loss_initial"]
     assert abs(total.item() - expected) < 1e-9 * expected
+
+
+def test_state_residual_option_reaches_the_objective() -> None:
+    from sciml_core.config import build_config
+    from solvers.pinn.lagrangian import LagrangianObjective, LagrangianPINNConfig
+
+    pde = get_pde("convection-diffusion")(c=5.0, nu=0.3)
+    state = {}
+    for form in ("cleared", "divided"):
+        torch.manual_seed(0)
+        cfg = build_config(LagrangianPINNConfig, {"state_residual": form, "derivatives": "autograd",
+                                                  "model": {"width": 8, "depth": 2, "periodic_modes": 1},
+                                                  "sampling": {"n_residual": 64}})
+        net = LagrangianNetwork(pde, cfg.model).double()
+        objective = LagrangianObjective(pde, net, cfg, torch.device("cpu"), torch.float64, 0)
+        state[form] = objective.residuals()["u"].detach()
+    assert LagrangianPINNConfig().state_residual == "cleared"
+    d = AutogradDerivatives(net, objective.points)
+    assert float((d["x_X"] - 1).abs().max()) > 1e-2  # an untrained map: the two forms differ
+    torch.testing.assert_close(state["cleared"], d["x_X"].detach() ** 3 * state["divided"], rtol=1e-10, atol=1e-12)
 
 
 def test_sweep_recipe_quick_writes_matching_lists_and_the_plots(tmp_path, monkeypatch) -> None:
