@@ -7,7 +7,10 @@ Three batched float64 problems, each solved and differentiated implicitly by bot
   iterations, custom_fixed_point with GMRES;
 * ``lm`` -- Levenberg-Marquardt fits of the hard-constraint MoE's size: 32 problems
   (8 samples x 4 experts), 16 unknowns, 2500 nonlinear residual rows (the diffusion-sorption
-  rows of solvers/hard_constraint_moe) plus a ridge 1e-4 as extra rows; dense backward solve.
+  rows of solvers/hard_constraint_moe) plus a ridge 1e-4 as extra rows; dense backward solve;
+  the Jacobian by forward-mode autodiff in both libraries;
+* ``lm_closed_form_jacobian`` -- the same fits with the Jacobian in closed form, given to both
+  (``jacobian=`` here, ``jac_fun=`` in JAXopt), as the MoE's solver does.
 
 Reported per problem: the largest relative difference of the gradients (target 1e-6) and
 the time of solve + backward, ours over JAXopt's jitted ``value_and_grad`` (median of
@@ -37,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import print_table, write_results
 from sciml_core.implicit import custom_fixed_point, custom_root, levenberg_marquardt, solve_cg, solve_gmres
 
+PROBLEMS = ("ridge", "fixed_point", "lm", "lm_closed_form_jacobian")
 SORPTION, N_F, RATE = 2.1568, 0.874, 0.25  # ((1 - phi)/phi) rho_s k_f n_f, n_f, t_end D of diffusion-sorption
 
 
@@ -105,6 +109,20 @@ def lm_residual(w, b, b_t, b_xx, b_ic, u0):
     return torch.cat([pde / b.shape[1] ** 0.5, 10 * ic / b_ic.shape[1] ** 0.5, 1e-2 * w], dim=1)
 
 
+def lm_jacobian(w, b, b_t, b_xx, b_ic, u0):
+    """``(r, J)`` of :func:`lm_residual` in closed form (the MoE's solver passes its own the same way):
+    d pde / dw = b_t - c b_xx - (dc/du) u_xx b with c = RATE / R(u)."""
+    u, u_xx = torch.einsum("pmn,pn->pm", b, w), torch.einsum("pmn,pn->pm", b_xx, w)
+    s, q = u * u + 1e-6, (N_F - 1) / 2
+    R = 1 + SORPTION * s**q
+    c = RATE / R
+    dc = -RATE * SORPTION * q * s ** (q - 1) * 2 * u / R**2
+    M, M_ic, N = b.shape[1], b_ic.shape[1], w.shape[1]
+    J = torch.cat([(b_t - c[..., None] * b_xx - (dc * u_xx)[..., None] * b) / M**0.5, 10 * b_ic / M_ic**0.5,
+                   1e-2 * torch.eye(N, dtype=w.dtype).expand(w.shape[0], N, N)], dim=1)
+    return lm_residual(w, b, b_t, b_xx, b_ic, u0), J
+
+
 def ours(problem: str, data: dict[str, np.ndarray]) -> tuple[Callable[[], list[torch.Tensor]], list[str]]:
     t = {k: torch.tensor(v) for k, v in data.items()}
     if problem == "ridge":
@@ -128,7 +146,9 @@ def ours(problem: str, data: dict[str, np.ndarray]) -> tuple[Callable[[], list[t
             b, b_xx = t["b"].clone().requires_grad_(), t["b_xx"].clone().requires_grad_()
             init = torch.full((b.shape[0], b.shape[2]), 0.5, dtype=b.dtype)
             out = levenberg_marquardt(lm_residual, init, b, t["b_t"], b_xx, t["b_ic"], t["u0"], batched=True,
-                                      gtol=1e-10, xtol=1e-13, maxiter=200, on_fail="raise")
+                                      gtol=1e-10, xtol=1e-13, maxiter=200, on_fail="raise",
+                                      jacobian=lm_jacobian if problem == "lm_closed_form_jacobian" else None)
+            run.iterations = out.iterations
             return list(torch.autograd.grad((out.x * t["v"]).sum(), [b, b_xx]))
     return run, names
 
@@ -162,11 +182,25 @@ def theirs(problem: str, data: dict[str, np.ndarray]) -> Callable[[], list[np.nd
             pde = b_t @ w - RATE / (1 + SORPTION * (u * u + 1e-6) ** ((N_F - 1) / 2)) * (b_xx @ w)
             return jnp.concatenate([pde / b.shape[0] ** 0.5, 10 * (b_ic @ w - u0) / b_ic.shape[0] ** 0.5, 1e-2 * w])
 
+        def jacobian(w, b, b_t, b_xx, b_ic, u0):  # lm_jacobian, one problem
+            u, u_xx = b @ w, b_xx @ w
+            s, q = u * u + 1e-6, (N_F - 1) / 2
+            R = 1 + SORPTION * s**q
+            dc = -RATE * SORPTION * q * s ** (q - 1) * 2 * u / R**2
+            return jnp.concatenate([(b_t - (RATE / R)[:, None] * b_xx - (dc * u_xx)[:, None] * b) / b.shape[0] ** 0.5,
+                                    10 * b_ic / b_ic.shape[0] ** 0.5, 1e-2 * jnp.eye(w.shape[0])])
+
+        # materialize_jac=True: J once per iteration (jacfwd, or the closed form), as JAXopt
+        # advises for its Cholesky solver (without it the autodiff forward solve took 4.5 s, not 2.3 s)
         solver = LevenbergMarquardt(residual, maxiter=200, tol=1e-10, xtol=1e-13, gtol=1e-10, solver="cholesky",
-                                    implicit_diff_solve=linear_solve.solve_lu)
-        one = lambda b, b_t, b_xx, b_ic, u0: solver.run(jnp.full(b.shape[1], 0.5), b, b_t, b_xx, b_ic, u0).params
-        loss = lambda b, b_xx: (jax.vmap(one)(b, a["b_t"], b_xx, a["b_ic"], a["u0"]) * a["v"]).sum()
+                                    materialize_jac=True, implicit_diff_solve=linear_solve.solve_lu,
+                                    jac_fun=jacobian if problem == "lm_closed_form_jacobian" else None)
+        if solver.jac_fun is not None:  # jaxopt 0.8.5 drops jac_fun when materialize_jac=True (__post_init__)
+            object.__setattr__(solver, "_jac_fun", solver.jac_fun)
+        one = lambda b, b_t, b_xx, b_ic, u0: solver.run(jnp.full(b.shape[1], 0.5), b, b_t, b_xx, b_ic, u0)
+        loss = lambda b, b_xx: (jax.vmap(one)(b, a["b_t"], b_xx, a["b_ic"], a["u0"]).params * a["v"]).sum()
         args = (a["b"], a["b_xx"])
+        iterations = jax.jit(lambda: jax.vmap(one)(a["b"], a["b_t"], a["b_xx"], a["b_ic"], a["u0"]).state.iter_num)
     grad = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
 
     def run():
@@ -174,6 +208,8 @@ def theirs(problem: str, data: dict[str, np.ndarray]) -> Callable[[], list[np.nd
         jax.block_until_ready(grads)
         return [np.asarray(g) for g in grads]
 
+    if problem.startswith("lm"):
+        run.iterations = [int(i) for i in iterations()]
     return run
 
 
@@ -198,16 +234,20 @@ def main() -> int:
     data = make_data(args.quick)
     results: dict[str, Any] = {"grad_max_rel_diff": {}, "time_ratio_vs_jaxopt": {}, "ours_s": {}, "jaxopt_s": {}}
     rows = []
-    for problem in ("ridge", "fixed_point", "lm"):
-        run_ours, names = ours(problem, data[problem])
-        run_theirs = theirs(problem, data[problem])
+    for problem in PROBLEMS:
+        run_ours, names = ours(problem, data[problem.split("_closed")[0]])
+        run_theirs = theirs(problem, data[problem.split("_closed")[0]])
         diff = max_rel([g.detach().numpy() for g in run_ours()], run_theirs())
         t_ours, t_theirs = timed(run_ours, repeats), timed(run_theirs, repeats)
         results["grad_max_rel_diff"][problem] = diff
         results["time_ratio_vs_jaxopt"][problem] = t_ours / t_theirs
         results["ours_s"][problem], results["jaxopt_s"][problem] = t_ours, t_theirs
-        shape = {k: list(v.shape) for k, v in data[problem].items()}
+        shape = {k: list(v.shape) for k, v in data[problem.split("_closed")[0]].items()}
         results.setdefault("shapes", {})[problem] = shape
+        if problem.startswith("lm"):  # iterations of the batch: ours stop per problem, vmap'd JAXopt runs to the last
+            results.setdefault("lm_iterations", {})[problem] = {"ours": run_ours.iterations,
+                                                                "jaxopt_max": max(run_theirs.iterations),
+                                                                "jaxopt_per_problem": run_theirs.iterations}
         rows.append([problem, ", ".join(names), diff, t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs])
     print_table(rows, ["problem", "grads of", "grad max rel diff", "ours ms", "jaxopt ms", "time ratio (ours/jaxopt)"])
     from importlib.metadata import version

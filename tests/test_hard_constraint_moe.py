@@ -97,3 +97,32 @@ def test_experts_spread_over_devices_give_the_same_weights_and_gradients(system)
         w, _ = solve_experts(system, c, ridge=1e-4, tol=1e-10, maxiter=100, devices=devices)
         grads.append((w.detach(), torch.autograd.grad((w * w).sum(), c.basis)[0]))
     assert torch.allclose(grads[0][0], grads[1][0], atol=1e-12) and torch.allclose(grads[0][1], grads[1][1], atol=1e-10)
+
+
+@pytest.mark.parametrize("conditions", ["global", "local"])
+def test_every_expert_gets_the_global_initial_and_boundary_conditions(conditions):
+    """The paper's experts each fit the whole IC and both BCs; 'local' gives an inner block none."""
+    from sciml_core.config import build_config
+    from sciml_core.registry import get_solver
+    from sciml_core.solver import RunContext
+
+    cls = get_solver("hard-constraint-moe")
+    cfg = build_config(cls.Config, {"expert_conditions": conditions, "n_experts": 4})
+    solver = cls(get_pde("diffusion-sorption").from_params({}), cfg, RunContext(device=torch.device("cpu"),
+                                                                                 progress=False))
+    B, K, T, Xk, N = 2, 4, 5, 3, 6
+    g = {"b": torch.randn(B, K, T, Xk, N, dtype=DT), "b_t": torch.randn(B, K, T, Xk, N, dtype=DT),
+         "b_xx": torch.randn(B, K, T, Xk, N, dtype=DT), "left": torch.randn(B, T, N, dtype=DT),
+         "right": torch.randn(B, T, N, dtype=DT), "right_x": torch.randn(B, T, N, dtype=DT)}
+    u0 = torch.tensor([0.1, 0.2], dtype=DT)
+    c = solver._constraint(g, u0, None)
+    full_ic = g["b"][:, :, 0].reshape(B, K * Xk, N)  # the t = 0 row of the whole domain, in x order
+    if conditions == "global":
+        assert c.basis_ic.shape == (B * K, K * Xk, N) and c.u0.shape == (B * K, K * Xk)
+        for p in range(B * K):
+            assert torch.equal(c.basis_ic[p], full_ic[p // K]) and bool((c.u0[p] == u0[p // K]).all())
+        assert bool((c.left == 1).all()) and bool((c.right == 1).all())
+    else:
+        assert c.basis_ic.shape == (B * K, Xk, N)
+        assert torch.equal(c.basis_ic[1], g["b"][0, 1, 0])
+        assert c.left.tolist() == [1, 0, 0, 0] * B and c.right.tolist() == [0, 0, 0, 1] * B

@@ -25,7 +25,7 @@ def run(script: str) -> dict:
 @pytest.mark.skipif(importlib.util.find_spec("jaxopt") is None, reason="the bench extra (jax, jaxopt) is not installed")
 def test_implicit_vs_jaxopt_quick():
     results = run("implicit_vs_jaxopt")
-    for problem in ("ridge", "fixed_point", "lm"):
+    for problem in ("ridge", "fixed_point", "lm", "lm_closed_form_jacobian"):
         assert results["grad_max_rel_diff"][problem] < 1e-6
         assert results["time_ratio_vs_jaxopt"][problem] > 0
 

@@ -12,7 +12,7 @@
 
 Batching: with ``batched=True`` dim 0 of ``x`` indexes independent problems and
 ``r(x, ...)`` returns ``(batch, ...)``, row ``i`` depending on ``x[i]`` only (the Jacobian is
-built with one batched JVP per unknown, ``(batch, m, n)``, or by ``jacobian(x, *args) -> (r, J)``
+built with one JVP per unknown over the whole batch, ``(batch, m, n)``, or by ``jacobian(x, *args) -> (r, J)``
 when the caller has it in closed form; the ``n x n`` systems are solved by batched Cholesky).  Stopping, per problem: ``||g||_inf <= gtol`` or a step
 ``||dx|| <= xtol (||x|| + xtol)`` taken with ``lambda <= max(diag(J^T J))`` (a short step that only
 reflects a large damping is not convergence).
@@ -71,12 +71,17 @@ def _flat(residual_fn: Residual, shape: torch.Size, batched: bool, args: tuple, 
 
 def batched_jacobian(fn: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
     """``(r, J)`` of ``fn: (B, n) -> (B, m)`` whose rows are independent: ``J (B, m, n)`` from
-    ``n`` JVPs in one ``vmap`` (forward mode: cheap for the few unknowns of least squares)."""
+    ``n`` JVPs (forward mode: cheap for the few unknowns of least squares), each with tangent
+    ``e_j`` in every problem at once.  A loop, not ``vmap``: under ``vmap`` a product of an
+    unbatched operand with the batched tangent copies the operand ``n`` times (at the MoE's
+    size, 32 x 2548 x 16, the loop took 0.29 s and ``vmap`` 0.42-0.57 s)."""
     n = x.shape[1]
-    basis = torch.eye(n, dtype=x.dtype, device=x.device).unsqueeze(1).expand(n, *x.shape)
-    r = fn(x)
-    cols = torch.func.vmap(lambda t: torch.func.jvp(fn, (x,), (t,))[1])(basis)  # (n, B, m)
-    return r, cols.permute(1, 2, 0)
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    cols = []
+    for j in range(n):
+        r, col = torch.func.jvp(fn, (x,), (eye[j].expand_as(x).contiguous(),))
+        cols.append(col)
+    return r, torch.stack(cols, dim=2)
 
 
 def _cost(r: Tensor, x: Tensor, ridge: float) -> Tensor:

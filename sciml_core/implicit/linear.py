@@ -148,8 +148,12 @@ def _finish(name: str, op: Callable[[Tensor], Tensor], x: Tensor, b: Tensor, ite
 def materialize(matvec: MatVec, b: Tensor, batched: bool = False) -> Tensor:
     """The dense matrix of ``matvec``: ``(n, n)``, or ``(batch, n, n)`` when batched.
 
-    Column ``j`` is ``matvec(e_j)``; all columns in one ``vmap`` call (a Python loop for
-    matvecs that ``vmap`` cannot trace).
+    Column ``j`` is ``matvec(e_j)``.  Unbatched: all columns in one ``vmap`` call (a Python
+    loop for matvecs that ``vmap`` cannot trace).  Batched: a loop over the ``n`` columns,
+    each one matvec of the whole batch -- the batch already fills the kernels, and under
+    ``vmap`` an operation between an unbatched operand and a batched one (``b @ w`` with the
+    basis ``b`` fixed) broadcasts and copies the unbatched operand ``n`` times: at the MoE's
+    size (32 x 2548 x 16) the loop took 0.53 s, ``vmap`` 1.34 s.
     """
     if isinstance(matvec, Tensor):
         return matvec
@@ -159,12 +163,13 @@ def materialize(matvec: MatVec, b: Tensor, batched: bool = False) -> Tensor:
         basis = eye.reshape(n, 1, *b.shape[1:]).expand(n, *b.shape)
     else:
         basis = eye.reshape(n, *b.shape)
+    if batched:
+        cols = torch.stack([matvec(e.contiguous()) for e in basis])
+        return cols.reshape(n, b.shape[0], n).permute(1, 2, 0)
     try:
         cols = torch.func.vmap(matvec)(basis)
     except RuntimeError:
         cols = torch.stack([matvec(e) for e in basis])
-    if batched:
-        return cols.reshape(n, b.shape[0], n).permute(1, 2, 0)
     return cols.reshape(n, n).T
 
 

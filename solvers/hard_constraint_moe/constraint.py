@@ -9,9 +9,14 @@ its block expert k solves
     r_k = [ r_pde / sqrt(M),  c_ic r_ic / sqrt(M_ic),  c_bc r_bc / sqrt(M_bc) ]
 
 with r_pde the PDE residual at M sampled grid nodes of the block, r_ic the initial
-condition at its t = 0 nodes and r_bc the boundary conditions where the block touches the
-boundary (zero rows elsewhere, so every expert's problem has the same size and all of them
-are one batched Levenberg-Marquardt call).  Each solve is differentiated by the implicit
+condition and r_bc the boundary conditions.  By default (the paper's choice) every expert
+fits the initial condition on the whole t = 0 row and both boundary conditions: b . w_k is
+a function on the whole domain, and the global conditions are what carry the boundary data
+into an inner block (with only its own IC rows and no boundary, an inner expert's best fit
+keeps u near the constant initial state: u_t = u_xx = 0 satisfies the PDE).  The solver's
+``expert_conditions = "local"`` gives each expert its block's t = 0 nodes and zero rows for
+the boundaries its block does not touch.  Every expert's problem has the same size, so all
+of them are one batched Levenberg-Marquardt call.  Each solve is differentiated by the implicit
 function theorem (:func:`sciml_core.implicit.levenberg_marquardt`), locally to its expert:
 the batched backward solve sees one N x N block per (sample, expert).  The output is
 piecewise, u = sum_k (b . w_k) 1[x in block k].

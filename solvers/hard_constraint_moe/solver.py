@@ -45,6 +45,10 @@ class MoEConfig(OperatorConfig):
     """Options (``--set KEY=VALUE``): ``constraint`` moe | hard | soft; ``n_experts`` K for moe;
     ``n_basis`` N; ``n_points`` sampled nodes per sample and step; ``ridge``, ``lm_tol`` (on
     ||grad||_inf), ``lm_maxiter``: the inner solve; ``ic_weight``, ``bc_weight``: row weights;
+    ``expert_conditions``: ``global`` (the paper's: every expert's problem has the whole
+    initial condition and both boundary conditions) or ``local`` (each expert only the IC on
+    its block and the boundaries its block touches: an inner block then has no boundary data,
+    and its weights keep u near the constant initial state);
     ``width``, ``n_modes``, ``n_layers``: the FNO; ``eval_chunk``: held-out samples per solve.
     The defaults are the CPU setup of ``benchmarks/hard_constraint_moe.py``: 51 frames x 64 cells
     (every 10th frame and 16th cell of PDEBench's 501 x 1024), 300 Adam steps of 2 samples."""
@@ -61,6 +65,7 @@ class MoEConfig(OperatorConfig):
     lm_maxiter: int = 50
     ic_weight: float = 10.0
     bc_weight: float = 10.0
+    expert_conditions: Literal["global", "local"] = "global"
     width: int = 16
     n_modes: int = 8
     n_layers: int = 3
@@ -166,13 +171,17 @@ class HardConstraintMoE(OperatorSolver):
         def boundary(a: Tensor) -> Tensor:  # (B, T, N) -> (B K, T, N)
             return a[:, None].expand(B, K, T, N).reshape(B * K, T, N)
 
-        side = torch.zeros(K, dtype=b.dtype, device=b.device)
-        left, right = side.clone(), side.clone()
-        left[0], right[-1] = 1.0, 1.0
+        if self.config.expert_conditions == "global":  # every expert: the whole t = 0 row, both boundaries
+            left = right = torch.ones(K, dtype=b.dtype, device=b.device)
+            ic = b[:, :, 0].reshape(B, 1, K * Xk, N).expand(B, K, K * Xk, N)
+        else:  # each expert: its block's t = 0 nodes, the boundaries its block touches
+            left, right = torch.zeros(K, dtype=b.dtype, device=b.device), torch.zeros(K, dtype=b.dtype, device=b.device)
+            left[0], right[-1] = 1.0, 1.0
+            ic = b[:, :, 0]
         return Constraint(
             basis=per_problem(self._at(g["b"], nodes)), basis_t=per_problem(self._at(g["b_t"], nodes)),
-            basis_xx=per_problem(self._at(g["b_xx"], nodes)), basis_ic=per_problem(b[:, :, 0]),
-            u0=u0[:, None, None].expand(B, K, Xk).reshape(B * K, Xk), basis_left=boundary(g["left"]),
+            basis_xx=per_problem(self._at(g["b_xx"], nodes)), basis_ic=per_problem(ic),
+            u0=u0[:, None, None].expand(B, K, ic.shape[2]).reshape(B * K, ic.shape[2]), basis_left=boundary(g["left"]),
             basis_right=boundary(g["right"]), basis_right_x=boundary(g["right_x"]),
             left=left.repeat(B), right=right.repeat(B))
 
