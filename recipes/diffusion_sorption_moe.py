@@ -8,8 +8,8 @@ missing (64 samples, 1024 cells x 501 frames, about 10 s), then runs
 an FNO gives 16 basis functions on (t, x); 4 experts (blocks along x) each solve their
 weights by Levenberg-Marquardt, differentiated by the implicit function theorem; the loss
 is the PDE residual only; the last 8 samples are held out and scored by rel L2.
-default = the CPU setup of benchmarks/hard_constraint_moe.py (51 frames x 64 cells, FNO 3 x 16,
-300 steps); paper = every frame and cell, 20k points per expert, FNO 4 x 64, 5000 steps (a GPU run).
+default = the CPU setup of benchmarks/hard_constraint_moe.py (51 frames x 64 cells, FNO 4 x 32
+with 16 modes, 1000 steps); paper = every frame and cell, 20k points per expert, FNO 4 x 64, 5000 steps (a GPU run).
 """
 
 from __future__ import annotations

@@ -51,10 +51,13 @@ class MoEConfig(OperatorConfig):
     and its weights keep u near the constant initial state);
     ``width``, ``n_modes``, ``n_layers``: the FNO; ``eval_chunk``: held-out samples per solve.
     The defaults are the CPU setup of ``benchmarks/hard_constraint_moe.py``: 51 frames x 64 cells
-    (every 10th frame and 16th cell of PDEBench's 501 x 1024), 300 Adam steps of 2 samples."""
+    (every 10th frame and 16th cell of PDEBench's 501 x 1024), FNO 4 x 32 with 16 modes, 1000
+    Adam steps of 2 samples.  The IC/BC rows weigh 100: the training loss is the PDE residual
+    only, so whatever of the IC/BC the least squares trades away is never penalised; at weight
+    10 the fitted u(0, t) sat near 0.85 instead of 1 (held-out rel L2 14.9 % against 5.8 %)."""
 
     data: DataConfig = field(default_factory=lambda: DataConfig(n_test=8, t_stride=10, x_stride=16))
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(adam_steps=300, lr=1e-3, log_every=10))
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(adam_steps=1000, lr=1e-3, log_every=10))
     batch_size: int = 2
     constraint: Literal["moe", "hard", "soft"] = "moe"
     n_experts: int = 4
@@ -63,12 +66,12 @@ class MoEConfig(OperatorConfig):
     ridge: float = 1e-4
     lm_tol: float = 1e-4
     lm_maxiter: int = 50
-    ic_weight: float = 10.0
-    bc_weight: float = 10.0
+    ic_weight: float = 100.0
+    bc_weight: float = 100.0
     expert_conditions: Literal["global", "local"] = "global"
-    width: int = 16
-    n_modes: int = 8
-    n_layers: int = 3
+    width: int = 32
+    n_modes: int = 16
+    n_layers: int = 4
     eval_chunk: int = 4
 
     def validate(self) -> None:
