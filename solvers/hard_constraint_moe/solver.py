@@ -11,7 +11,7 @@ backbone and budget:
 
 * ``moe`` -- K experts (equal spatial blocks), each its own Levenberg-Marquardt solve;
 * ``hard`` -- one global solve (K = 1);
-* ``soft`` -- w a trained parameter, the IC/BC rows and the PDE residual in the loss.
+* ``soft`` -- w a trained parameter, the IC (and in 1D the BC) rows and the PDE residual in the loss.
 
 Training (physics only, as the paper): every step draws ``n_points`` grid nodes per sample
 (split evenly over the experts) for the constraint and as many fresh ones for the loss,
@@ -51,7 +51,7 @@ PROBLEMS: dict[str, type[ExpertProblem]] = {"diffusion-sorption": DiffusionSorpt
 
 # navier-stokes-2d (datasets/ns-grf-2d.toml: 26 frames of 32 x 32): every frame and cell, 2 x 2 experts
 _NS_DEFAULT: dict[str, Any] = {
-    "data": {"n_test": 8, "t_stride": 1, "x_stride": 1}, "train": {"adam_steps": 300, "log_every": 10},
+    "data": {"n_test": 8, "t_stride": 1, "x_stride": 1}, "train": {"adam_steps": 250, "log_every": 10},
     "n_experts": 4, "n_basis": 32, "n_points": 4000, "width": 16, "n_modes": 8, "n_layers": 3, "batch_size": 2}
 
 
@@ -69,13 +69,13 @@ class MoEConfig(OperatorConfig):
     periodic: no boundary rows, every expert fits the whole initial field); on
     navier-stokes-2d ``n_experts`` must be a square k^2 (k x k blocks) and ``n_modes`` is
     capped by the frames and cells of each axis.
-    The dataclass defaults are diffusion-sorption's, the CPU setup of ``benchmarks/hard_constraint_moe.py``: 51 frames x 64 cells
-    (every 10th frame and 16th cell of PDEBench's 501 x 1024), FNO 4 x 32 with 16 modes, 1000
-    Adam steps of 2 samples.  The IC/BC rows weigh 100: the training loss is the PDE residual
+    The dataclass defaults are diffusion-sorption's, the CPU setup of
+    ``benchmarks/hard_constraint_moe.py``: 51 frames x 64 cells (every 10th frame and 16th cell
+    of PDEBench's 501 x 1024), FNO 4 x 32 with 16 modes, 1000 Adam steps of 2 samples.  The IC/BC rows weigh 100: the training loss is the PDE residual
     only, so whatever of the IC/BC the least squares trades away is never penalised; at weight
     10 the fitted u(0, t) sat near 0.85 instead of 1 (held-out rel L2 14.9 % against 5.8 %).
     On navier-stokes-2d the presets set their own (``_NS_DEFAULT``: every frame and cell of
-    ns-grf-2d, 2 x 2 experts, 32 basis functions, FNO 3 x 16 with 8 modes, 4000 points)."""
+    ns-grf-2d, 2 x 2 experts, 32 basis functions, FNO 3 x 16 with 8 modes, 4000 points, 250 steps)."""
 
     data: DataConfig = field(default_factory=lambda: DataConfig(n_test=8, t_stride=10, x_stride=16))
     train: TrainConfig = field(default_factory=lambda: TrainConfig(adam_steps=1000, lr=1e-3, log_every=10))
