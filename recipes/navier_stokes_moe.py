@@ -11,7 +11,8 @@ their weights by Levenberg-Marquardt on the vorticity residual at sampled nodes 
 block plus the whole initial field, differentiated by the implicit function theorem; the loss
 is the PDE residual only; the last 8 samples are held out and scored by rel L2.
 default = a CPU run (32 basis functions, FNO 3 x 16 with 8 modes, 4000 points, 250 steps, about 4 min on one core);
-paper = 64 basis functions, FNO 4 x 64 with 16 modes, 40k points, 5000 steps (a GPU run).
+paper = 64 basis functions, FNO 4 x 64 with 16 modes, 20k points (of the 26.6k nodes), batch 8,
+5000 steps (a GPU run, not measured).
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ class HardConstraintMoE(OperatorSolver):
                                           "n_layers": 2}),
         "default": _NS_DEFAULT,
         # the paper's N = 64 and a bigger FNO and more points: a GPU run
-        "paper": deep_merge(_NS_DEFAULT, {"train": {"adam_steps": 5000}, "n_basis": 64, "n_points": 40_000,
+        "paper": deep_merge(_NS_DEFAULT, {"train": {"adam_steps": 5000}, "n_basis": 64, "n_points": 20_000,
                                           "width": 64, "n_modes": 16, "n_layers": 4, "batch_size": 8}),
     }}
 
