@@ -28,7 +28,8 @@ nodes next to the boundary.  Time is scaled to tau = t / t_end in [0, 1].
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -43,13 +44,15 @@ def combine(b: Tensor, w: Tensor) -> Tensor:
     return (b * w[:, None, :]).sum(-1)
 
 
-def time_derivative(b: Tensor, dt: float) -> Tensor:
-    """d/dt along dim -2 of ``b (..., T, X)``: central inside, one-sided second order at the ends."""
+def time_derivative(b: Tensor, dt: float, dim: int = -2) -> Tensor:
+    """d/dt along ``dim`` (default -2 of ``b (..., T, X)``): central inside, one-sided second
+    order at the ends."""
+    b = b.movedim(dim, 0)
     d = torch.empty_like(b)
-    d[..., 1:-1, :] = (b[..., 2:, :] - b[..., :-2, :]) / (2 * dt)
-    d[..., 0, :] = (-3 * b[..., 0, :] + 4 * b[..., 1, :] - b[..., 2, :]) / (2 * dt)
-    d[..., -1, :] = (3 * b[..., -1, :] - 4 * b[..., -2, :] + b[..., -3, :]) / (2 * dt)
-    return d
+    d[1:-1] = (b[2:] - b[:-2]) / (2 * dt)
+    d[0] = (-3 * b[0] + 4 * b[1] - b[2]) / (2 * dt)
+    d[-1] = (3 * b[-1] - 4 * b[-2] + b[-3]) / (2 * dt)
+    return d.movedim(0, dim)
 
 
 def second_x_derivative(b: Tensor, dx: float) -> Tensor:
@@ -123,17 +126,28 @@ class DiffusionSorptionResidual:
         return self.rows(w, c), J
 
 
-def _residual(w: Tensor, system: DiffusionSorptionResidual, *tensors: Tensor) -> Tensor:
-    return system.rows(w, Constraint(*tensors))
+class ResidualSystem(Protocol):
+    """What :func:`solve_experts` needs of a PDE's residual: the rows of a batch of problems
+    (a dataclass of (P, ...) tensors whose first field ``basis`` is (P, M, N)) and, in
+    closed form, their Jacobian in the weights."""
+
+    def rows(self, w: Tensor, c: Any) -> Tensor: ...
+
+    def rows_and_jacobian(self, w: Tensor, c: Any) -> tuple[Tensor, Tensor]: ...
 
 
-def _jacobian(w: Tensor, system: DiffusionSorptionResidual, *tensors: Tensor) -> tuple[Tensor, Tensor]:
-    return system.rows_and_jacobian(w, Constraint(*tensors))
+def _residual(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -> Tensor:
+    return system.rows(w, kind(*tensors))
 
 
-def solve_experts(system: DiffusionSorptionResidual, c: Constraint, *, ridge: float, tol: float, maxiter: int,
+def _jacobian(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -> tuple[Tensor, Tensor]:
+    return system.rows_and_jacobian(w, kind(*tensors))
+
+
+def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, maxiter: int,
                   devices: list[torch.device] | None = None) -> tuple[Tensor, dict[str, float]]:
-    """w (P, N) for every (sample, expert) problem, differentiable in the constraint's tensors.
+    """w (P, N) for every (sample, expert) problem ``c`` (a :class:`Constraint` or another
+    PDE's dataclass of the same layout), differentiable in its tensors.
 
     The solves run in float64 whatever the network's dtype: the Gauss-Newton matrices of these
     problems reach condition numbers near 1e8, beyond float32's backward solve.
@@ -142,13 +156,14 @@ def solve_experts(system: DiffusionSorptionResidual, c: Constraint, *, ridge: fl
     expert per device when P = K, the paper's layout); the weights come back to the first.
     """
     dtype = c.basis.dtype
-    tensors = [getattr(c, f).double() for f in Constraint.__dataclass_fields__]
+    kind = type(c)
+    tensors = [getattr(c, f.name).double() for f in fields(c)]
     n_basis = c.basis.shape[-1]
     P = c.basis.shape[0]
     init = torch.zeros(P, n_basis, dtype=torch.float64, device=c.basis.device)
     if not devices or len(devices) < 2:
-        out = levenberg_marquardt(_residual, init, system, *tensors, ridge=ridge, batched=True, gtol=tol, xtol=tol,
-                                  maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
+        out = levenberg_marquardt(_residual, init, system, kind, *tensors, ridge=ridge, batched=True, gtol=tol,
+                                  xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
         return out.x.to(dtype), {"lm_iterations": float(out.iterations),
                                  "lm_converged": float(out.converged.float().mean())}
     w = torch.empty_like(init)
@@ -158,7 +173,7 @@ def solve_experts(system: DiffusionSorptionResidual, c: Constraint, *, ridge: fl
         if idx.numel() == 0:
             continue
         part = [t[idx].to(device) for t in tensors]
-        out = levenberg_marquardt(_residual, init[idx].to(device), system, *part, ridge=ridge, batched=True,
+        out = levenberg_marquardt(_residual, init[idx].to(device), system, kind, *part, ridge=ridge, batched=True,
                                   gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
         w = w.index_copy(0, idx, out.x.to(c.basis.device))
         stats["lm_iterations"] = max(stats["lm_iterations"], float(out.iterations))
