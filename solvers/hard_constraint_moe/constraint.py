@@ -165,7 +165,7 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
         out = levenberg_marquardt(_residual, init, system, kind, *tensors, ridge=ridge, batched=True, gtol=tol,
                                   xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
         return out.x.to(dtype), {"lm_iterations": float(out.iterations),
-                                 "lm_converged": float(out.converged.float().mean())}
+                                 "lm_converged": int(out.converged.sum()) / P}  # exact, as the ranks' sum below
     w = torch.empty_like(init)
     stats = {"lm_iterations": 0.0, "lm_converged": 0.0}
     for i, device in enumerate(devices):
@@ -177,5 +177,5 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
                                   gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
         w = w.index_copy(0, idx, out.x.to(c.basis.device))
         stats["lm_iterations"] = max(stats["lm_iterations"], float(out.iterations))
-        stats["lm_converged"] += float(out.converged.float().sum()) / P
+        stats["lm_converged"] += int(out.converged.sum()) / P
     return w.to(dtype), stats

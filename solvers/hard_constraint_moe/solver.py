@@ -172,10 +172,12 @@ class HardConstraintMoE(OperatorSolver):
         B, _, T, S, _ = g["b"].shape
         c = self._constraint(g, target, self._nodes(generator, T, S, ic.device))
         w, stats = self._weights(model, c)
-        if distributed.active():  # the batch's statistics, as one rank would report them
+        if distributed.active() and stats:  # the batch's statistics, as one rank would report them (soft: none)
             stats = {"lm_iterations": distributed.all_reduce_scalars([stats["lm_iterations"]], "max")[0],
-                     "lm_converged": distributed.all_reduce_scalars([stats["lm_converged"] * B], "sum")[0]
-                     / len(samples)}
+                     # converged problems counted as integers: the sum is exact, like one rank's
+                     "lm_converged": round(distributed.all_reduce_scalars(
+                         [round(stats["lm_converged"] * B * self.config.experts)], "sum")[0])
+                     / (len(samples) * self.config.experts)}
         if self.config.constraint == "soft":
             per_sample = self.problem.system.rows(w, c).pow(2).sum(1).reshape(B, -1)
             return gather_rows(per_sample, len(samples)).mean(), stats
