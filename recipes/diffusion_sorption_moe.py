@@ -14,44 +14,16 @@ with 16 modes, 1000 steps); paper = every frame and cell, 20k points per expert,
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sciml_core import solve
-from sciml_core.data.generate import generate
-from sciml_core.data.specs import load_spec
+from _moe_recipe import run_recipe
 
 
 def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="default", choices=["quick", "default", "paper"])
-    parser.add_argument("--constraint", default="moe", choices=["moe", "hard", "soft"])
-    parser.add_argument("--data", default=str(REPO / "data" / "diffusion-sorption.h5"))
-    parser.add_argument("--out", default=None, help="run directory (default runs/diffusion_sorption_<constraint>-<preset>)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
-    data = Path(args.data)
-    if not data.exists():
-        generate(load_spec("diffusion-sorption"), data, seed=0, progress=sys.stderr.isatty())
-    out = args.out or f"runs/diffusion_sorption_{args.constraint}-{args.preset}"
-    result = solve("diffusion-sorption", "hard-constraint-moe", preset=args.preset, data=data, out=out, force=True,
-                   overrides=[f"constraint={args.constraint}", *args.overrides], device=args.device,
-                   progress=sys.stderr.isatty())
-    m = result.metrics
-    print(f"diffusion-sorption / hard-constraint-moe ({args.constraint}) --preset {args.preset}: held-out rel L2 "
-          f"{m['rel_l2']:.3e}, train {m['train_wall_s']:.1f} s, {m['steps']} steps  (run directory: {out})")
-    suffix = "" if args.preset == "default" else f".{args.preset}"
-    path = REPO / "benchmarks" / "results" / f"diffusion_sorption_{args.constraint}{suffix}.json"
-    path.write_text(json.dumps({**m, "command": " ".join(["python", *sys.argv]), "cores": os.cpu_count()},
-                               indent=2, default=str) + "\n")
-    return m
+    return run_recipe("diffusion-sorption", "diffusion-sorption", "diffusion_sorption", "diffusion_sorption", __doc__)
 
 
 if __name__ == "__main__":

@@ -17,48 +17,16 @@ paper = 64 basis functions, FNO 4 x 64 with 16 modes, 20k points (of the 26.6k n
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sciml_core import solve
-from sciml_core.data.generate import generate
-from sciml_core.data.specs import load_spec
+from _moe_recipe import run_recipe
 
 
 def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="default", choices=["quick", "default", "paper"])
-    parser.add_argument("--constraint", default="moe", choices=["moe", "hard", "soft"])
-    parser.add_argument("--data", default=str(REPO / "data" / "ns-grf-2d.h5"))
-    parser.add_argument("--out", default=None, help="run directory (default runs/navier_stokes_<constraint>-<preset>)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    args = parser.parse_args()
-    data = Path(args.data)
-    if not data.exists():
-        generate(load_spec("ns-grf-2d"), data, seed=0, progress=sys.stderr.isatty())
-    out = args.out or f"runs/navier_stokes_{args.constraint}-{args.preset}"
-    start = time.perf_counter()
-    result = solve("navier-stokes-2d", "hard-constraint-moe", preset=args.preset, data=data, out=out, force=True,
-                   overrides=[f"constraint={args.constraint}", *args.overrides], device=args.device,
-                   progress=sys.stderr.isatty())
-    wall_s = time.perf_counter() - start
-    m = result.metrics
-    print(f"navier-stokes-2d / hard-constraint-moe ({args.constraint}) --preset {args.preset}: held-out rel L2 "
-          f"{m['rel_l2']:.3e}, train {m['train_wall_s']:.1f} s, total {wall_s:.1f} s, {m['steps']} steps  "
-          f"(run directory: {out})")
-    suffix = "" if args.preset == "default" else f".{args.preset}"
-    path = REPO / "benchmarks" / "results" / f"navier_stokes_moe_{args.constraint}{suffix}.json"
-    path.write_text(json.dumps({**m, "wall_s": wall_s, "command": " ".join(["python", *sys.argv]),
-                                "cores": os.cpu_count()}, indent=2, default=str) + "\n")
-    return m
+    return run_recipe("navier-stokes-2d", "ns-grf-2d", "navier_stokes", "navier_stokes_moe", __doc__)
 
 
 if __name__ == "__main__":

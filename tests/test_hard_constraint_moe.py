@@ -126,3 +126,10 @@ def test_every_expert_gets_the_global_initial_and_boundary_conditions(conditions
         assert c.basis_ic.shape == (B * K, Xk, N)
         assert torch.equal(c.basis_ic[1], g["b"][0, 1, 0])
         assert c.left.tolist() == [1, 0, 0, 0] * B and c.right.tolist() == [0, 0, 0, 1] * B
+
+
+def test_a_diffusion_sorption_file_given_to_the_navier_stokes_run_is_refused(dataset, tmp_path):
+    with pytest.raises(ConfigError, match=r"ds\.h5: the file holds PDE 'diffusion-sorption', not 'navier-stokes-2d'$"):
+        solve("navier-stokes-2d", "hard-constraint-moe", data=dataset, out=tmp_path / "ns", overrides=TINY,
+              progress=False)
+    assert not (tmp_path / "ns").exists()  # nothing written by the refused run
