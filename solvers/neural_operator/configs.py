@@ -12,6 +12,7 @@ from typing import Literal
 from sciml_core.errors import ConfigError
 
 Embedding = Literal["grid", "periodic", "none"]
+Mixing = Literal["depthwise", "dense"]
 
 
 @dataclass
@@ -36,7 +37,10 @@ class StableFNOConfig:
     ``mlp_ratio``: hidden width of the residual channel MLPs over ``width``; ``output_filter``:
     the bounded depthwise filter applied once more to the predicted state, over every resolved
     mode (see :class:`~.models.OutputFilter`); ``prenorm``: a channel layer norm before the
-    filter and before the MLP of every block (pre-norm residual blocks)."""
+    filter and before the MLP of every block (pre-norm residual blocks); ``spectral_mixing``:
+    ``depthwise`` (one gain per channel and mode, :class:`~.layers.SpectralFilter`) or
+    ``dense`` (neuraloperator's dense per-mode channel mixing, then the bounded gain,
+    :class:`~.layers.DenseSpectralFilter`)."""
 
     width: int = 64
     n_layers: int = 4
@@ -50,6 +54,7 @@ class StableFNOConfig:
     residual_mlp: bool = True
     output_filter: bool = True
     prenorm: bool = True
+    spectral_mixing: Mixing = "depthwise"
     positional_embedding: Embedding = "periodic"
 
     def validate(self) -> None:
@@ -59,3 +64,5 @@ class StableFNOConfig:
             raise ConfigError(f"model.cutoff must be positive, got {self.cutoff}")
         if not self.mlp_ratio > 0:
             raise ConfigError(f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
+        if self.spectral_mixing not in ("depthwise", "dense"):
+            raise ConfigError(f"model.spectral_mixing must be 'depthwise' or 'dense', got {self.spectral_mixing!r}")
