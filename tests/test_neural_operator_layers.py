@@ -83,7 +83,7 @@ def test_fourier_gate_is_bounded_and_scale_invariant() -> None:
 
 def test_spectral_norm_bounds_every_pointwise_layer() -> None:
     torch.manual_seed(3)
-    config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True)
+    config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True, residual_mlp=True)
     model = StableFNO(config, in_channels=2, out_channels=1, n_dim=1)
     layers = [m.layer for m in model.blocks.modules() if isinstance(m, Pointwise)]
     assert len(layers) == 2 * config.n_layers  # every 1x1 layer of the Fourier blocks (not the encoder/decoder)
@@ -113,8 +113,8 @@ def test_models_build_run_and_use_every_parameter(name: str, n_dim: int) -> None
 
 def test_every_switch_off_still_builds_and_width_matching() -> None:
     base = StableFNOConfig(width=8, n_modes=6, n_layers=2)
-    for switch in ("radial_truncation", "bounded_filter", "spectral_norm", "residual_mlp"):
-        model = StableFNO(dataclasses.replace(base, **{switch: False}), 1, 1, 1)
+    for switch in ("radial_truncation", "bounded_filter", "spectral_norm", "residual_mlp", "prenorm"):
+        model = StableFNO(dataclasses.replace(base, **{switch: not getattr(base, switch)}), 1, 1, 1)
         assert model(torch.randn(1, 1, 16)).shape == (1, 1, 16)
     target = n_params(build_model("fno", FNOConfig(width=16, n_modes=8), 1, 1, 1))
     width = width_for_params(base, target, 1, 1, 1)

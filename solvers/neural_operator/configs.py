@@ -40,9 +40,15 @@ class StableFNOConfig:
     filter and before the MLP of every block (pre-norm residual blocks); ``spectral_mixing``:
     ``depthwise`` (one gain per channel and mode, :class:`~.layers.SpectralFilter`) or
     ``dense`` (neuraloperator's dense per-mode channel mixing, then the bounded gain,
-    :class:`~.layers.DenseSpectralFilter`)."""
+    :class:`~.layers.DenseSpectralFilter`).
 
-    width: int = 64
+    Defaults (measured on KS L = 22, ``docs/neural_operator.md``): dense mixing in the FNO
+    block form ``silu(W h + s)`` (``residual_mlp`` and ``prenorm`` off), spectral norm, the
+    bounded gain and the output filter on: one-step rel L2 4.4-4.5e-4 against the depthwise
+    design's 2.5e-3, no blow-up in 10000 steps.  With the channel layer norm on and dense
+    mixing the rollouts blew up (steps 71-108)."""
+
+    width: int = 48
     n_layers: int = 4
     n_modes: int = 16
     cutoff: float | None = None
@@ -51,10 +57,10 @@ class StableFNOConfig:
     bounded_filter: bool = True
     fourier_nonlinearity: bool = False
     spectral_norm: bool = True
-    residual_mlp: bool = True
+    residual_mlp: bool = False
     output_filter: bool = True
-    prenorm: bool = True
-    spectral_mixing: Mixing = "depthwise"
+    prenorm: bool = False
+    spectral_mixing: Mixing = "dense"
     positional_embedding: Embedding = "periodic"
 
     def validate(self) -> None:
