@@ -47,7 +47,7 @@ DATASETS: dict[str, dict[str, Any]] = {
     "ns-kolmogorov-re1000": {"pde": "navier-stokes-2d", "fno": {"width": 8, "n_modes": 8}, "lyapunov": 0.0},
 }
 SWITCHES = ("radial_truncation", "bounded_filter", "fourier_nonlinearity", "spectral_norm", "residual_mlp",
-            "output_filter")
+            "output_filter", "prenorm")
 KEYS = ("params", "one_step_rel_l2", "valid_steps", "chaos_valid_steps", "blowup_step", "spectrum_log_err")
 QUICK_SPEC = {"n_samples": 8, "block_size": 4, "times": {"t_start": 20.0, "t_end": 27.5, "n_t": 31},
               "solver": {"config": {"n": 24}}}
