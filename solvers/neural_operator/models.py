@@ -19,6 +19,10 @@
   Fourier gate ``G`` (``fourier_nonlinearity``, identity when off), the blocks' 1x1 layers
   ``W`` spectrally normalised (``spectral_norm``), ``n`` a channel layer norm (``prenorm``)
   and ``r`` the bounded filter once more on the predicted state (``output_filter``).
+  Defaults (:class:`StableFNOConfig`): dense mixing in the FNO block form, no layer norm.  On
+  KS L = 22 the periodic embedding ``e`` matters for stability: the same blocks with fno's
+  [0, 1] ramp (a jump at the periodic boundary) blew up at step 2141 of 10000, with the
+  periodic one they did not (``docs/neural_operator.md``).
   Measured on KS L = 22 (300 Adam steps, width 72): with the encoder and decoder ``P, Q``
   normalised too the model stayed at the persistence loss (one-step rel L2 0.044, the data's
   own step 0.047); with the blocks' layers only and the pre-norm it reached 0.017.
