@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from solvers.neural_operator.layers import FourierGate, Pointwise, SpectralFilter, radial_mask
+from solvers.neural_operator.layers import DenseSpectralFilter, FourierGate, Pointwise, SpectralFilter, radial_mask
 from solvers.neural_operator.models import (FNOConfig, StableFNO, StableFNOConfig, build_model, n_params,
                                             width_for_params)
 
@@ -83,7 +83,7 @@ def test_fourier_gate_is_bounded_and_scale_invariant() -> None:
 
 def test_spectral_norm_bounds_every_pointwise_layer() -> None:
     torch.manual_seed(3)
-    config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True)
+    config = StableFNOConfig(width=16, n_modes=8, fourier_nonlinearity=True, residual_mlp=True)
     model = StableFNO(config, in_channels=2, out_channels=1, n_dim=1)
     layers = [m.layer for m in model.blocks.modules() if isinstance(m, Pointwise)]
     assert len(layers) == 2 * config.n_layers  # every 1x1 layer of the Fourier blocks (not the encoder/decoder)
@@ -113,8 +113,8 @@ def test_models_build_run_and_use_every_parameter(name: str, n_dim: int) -> None
 
 def test_every_switch_off_still_builds_and_width_matching() -> None:
     base = StableFNOConfig(width=8, n_modes=6, n_layers=2)
-    for switch in ("radial_truncation", "bounded_filter", "spectral_norm", "residual_mlp"):
-        model = StableFNO(dataclasses.replace(base, **{switch: False}), 1, 1, 1)
+    for switch in ("radial_truncation", "bounded_filter", "spectral_norm", "residual_mlp", "prenorm"):
+        model = StableFNO(dataclasses.replace(base, **{switch: not getattr(base, switch)}), 1, 1, 1)
         assert model(torch.randn(1, 1, 16)).shape == (1, 1, 16)
     target = n_params(build_model("fno", FNOConfig(width=16, n_modes=8), 1, 1, 1))
     width = width_for_params(base, target, 1, 1, 1)
@@ -135,3 +135,53 @@ def test_radial_truncation_is_the_block_in_1d_and_output_filter_bounds_the_state
     assert g.min() > 0.99 and g.max() < 1  # starts near the identity, bounded
     ratio, _ = _mode_gain(out, torch.randn(1, 2, 32, 32))
     assert ratio.max() < 1 + 1e-5 and ratio[..., 5, 7].min() > 0.99  # every mode is kept, none grows
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_dense_filter_is_spectralconv_times_a_bounded_gain(n_dim: int) -> None:
+    """spectral_mixing = "dense": Y = g * (W_k X_k), W neuraloperator's dense weight, |g| in (0, 1)."""
+    from neuralop.layers.spectral_convolution import SpectralConv
+
+    torch.manual_seed(6)
+    layer = DenseSpectralFilter(3, [8] * n_dim, cutoff=None)
+    with torch.no_grad():
+        w = layer.gain_weight
+        w.copy_(torch.complex(4.0 * torch.randn_like(w.real), 4.0 * torch.randn_like(w.real)))
+    g = layer.gain()
+    assert g.shape == (3, *([8] * (n_dim - 1)), 5) and g.abs().min() > 0 and g.abs().max() < 1
+    x = torch.randn(2, 3, *([16] * n_dim))
+    plain = SpectralConv(3, 3, [8] * n_dim, bias=False)
+    plain.weight.tensor.data.copy_(layer.weight.tensor)
+    y, mixed = layer(x), plain(x)
+    assert y.shape == x.shape
+    dims = tuple(range(2, x.ndim))
+    fy, fm = torch.fft.rfftn(y.double(), dim=dims), torch.fft.rfftn(mixed.double(), dim=dims)
+    # last-dim modes kx >= 1 (at kx = 0 the inverse real FFT keeps only the Hermitian part)
+    kept = fm[..., 1:5].abs() > 1e-3  # the retained block (outside it both are float32 round-off)
+    ratio = (fy[..., 1:5].abs() / fm[..., 1:5].abs().clamp_min(1e-12))[kept]
+    assert ratio.max() < 1 + 1e-4  # the gain only shrinks what the dense mixing produced
+    assert ratio.min() < 0.5  # and does shrink it (gains sigmoid(m), m ~ N(0, 16))
+    if n_dim == 1:  # per mode exactly g_{c,k} (W_k X_k)_c
+        torch.testing.assert_close(fy[..., 1:5], fm[..., 1:5] * g[:, 1:].to(torch.cdouble), rtol=1e-4, atol=1e-5)
+    with torch.no_grad():  # mutation check: channels do mix per mode (a depthwise filter would not)
+        e = torch.zeros(1, 3, *([16] * n_dim))
+        e[:, 0] = torch.randn(*([16] * n_dim))
+    assert layer(e)[:, 1:].abs().max() > 1e-3
+    unbounded = DenseSpectralFilter(3, [8] * n_dim, bounded=False, cutoff=None)
+    assert unbounded.gain() is None and unbounded.gain_weight is None
+
+
+def test_dense_mixing_builds_in_1d_and_2d_and_uses_every_parameter() -> None:
+    torch.manual_seed(7)
+    for n_dim in (1, 2):
+        config = StableFNOConfig(width=8, n_modes=6, n_layers=2, spectral_mixing="dense")
+        model = StableFNO(config, 3, 2, n_dim)
+        assert all(isinstance(b.filter, DenseSpectralFilter) for b in model.blocks)
+        y = model(torch.randn(2, 3, *([12] * n_dim)))
+        assert y.shape == (2, 2, *([12] * n_dim))
+        y.square().mean().backward()
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+        depthwise = StableFNO(dataclasses.replace(config, spectral_mixing="depthwise"), 3, 2, n_dim)
+        assert n_params(model) > n_params(depthwise)  # the dense weights: 2 C^2 per mode, not 2 C
+    with pytest.raises(Exception, match="spectral_mixing"):
+        dataclasses.replace(config, spectral_mixing="diagonal").validate()

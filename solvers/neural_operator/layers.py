@@ -22,6 +22,11 @@ remedies, as layers over neuraloperator's :class:`~neuralop.layers.spectral_conv
 * :func:`spectral_normalise` -- Miyato et al.'s spectral normalisation ``W / sigma_max(W)``
   of a 1x1 layer, with the exact largest singular value (``torch.linalg.matrix_norm``, ord 2)
   rather than a power-iteration estimate, so the bound ``sigma_max <= 1`` holds exactly.
+* :class:`DenseSpectralFilter` -- the dense alternative (``spectral_mixing = "dense"``):
+  neuraloperator's own dense per-mode channel mixing ``(W_k X_k)_c = sum_d W_{k,cd} X_{k,d}``
+  (SpectralConv's contraction, unchanged), followed by the bounded depthwise gain,
+  ``Y_{c,k} = g_{c,k} (W_k X_k)_c`` with ``g = sigmoid(m) exp(i phi)``.  The gain is bounded,
+  the block is not (``W_k`` is free): it buys back vanilla FNO's channel mixing per mode.
 * :class:`ResidualChannelMLP` -- ``h + sigmoid(a) MLP(h)``, MLP = 1x1 (width -> ratio *
   width), SiLU, 1x1 (back); a sigmoid-gated residual.
 """
@@ -102,7 +107,7 @@ class SpectralFilter(SpectralConv):
     def gain(self, weight: torch.Tensor | None = None) -> torch.Tensor:
         """Complex gain per (channel, retained mode), radial mask applied."""
         w = self.weight.to_tensor() if weight is None else weight
-        g = torch.polar(torch.sigmoid(w.real), w.imag) if self.bounded else w
+        g = bounded_gain(w) if self.bounded else w
         if self.cutoff is not None:
             shape = tuple(g.shape[1:])
             if shape not in self._masks:
@@ -116,6 +121,68 @@ class SpectralFilter(SpectralConv):
         if self.fourier_gate is not None:
             x = self.fourier_gate(x)
         return x * self.gain(weight).to(x.dtype)
+
+
+def bounded_gain(weight: torch.Tensor) -> torch.Tensor:
+    """``sigmoid(Re w) exp(i Im w)``: a complex gain of modulus strictly inside (0, 1)."""
+    return torch.polar(torch.sigmoid(weight.real), weight.imag)
+
+
+def crop_modes(t: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The centre of ``t``'s (fft-shifted) leading mode dims and the first entries of its last
+    (real FFT) dim, to ``shape``: SpectralConv's slicing of its weight when the input has fewer
+    modes than the layer keeps."""
+    if tuple(t.shape[1:]) == tuple(shape):
+        return t
+    *lead, last = shape
+    slices = [slice(None)]
+    for have, want in zip(t.shape[1:-1], lead):
+        start = have // 2 - want // 2
+        slices.append(slice(start, start + want))
+    return t[tuple(slices) + (slice(0, last),)]
+
+
+class DenseSpectralFilter(SpectralConv):
+    """neuraloperator's dense spectral convolution followed by a bounded depthwise gain.
+
+    ``Y_{c,k} = g_{c,k} sum_d W_{k,cd} X_{k,d}``: ``W`` is SpectralConv's own dense complex
+    weight (in, out, *modes), contracted by its own ``_contract_dense``; ``g`` is the
+    :func:`bounded_gain` of a second complex weight (``bounded``; else ``g = 1``, i.e. plain
+    SpectralConv).  ``cutoff`` and ``gate`` as in :class:`SpectralFilter` (the gate acts on
+    the retained coefficients before the mixing).
+    """
+
+    def __init__(self, channels: int, n_modes: Sequence[int], *, bounded: bool = True,
+                 cutoff: float | None = None, gate: bool = False) -> None:
+        super().__init__(channels, channels, list(n_modes), separable=False, bias=False)
+        self.bounded, self.cutoff = bounded, cutoff
+        self.fourier_gate = FourierGate(channels) if gate else None
+        self.gain_weight = None
+        if bounded:  # gain sigmoid(0) = 1/2, phase 0, plus a little noise
+            shape = (channels, *self.weight.shape[2:])
+            self.gain_weight = nn.Parameter(torch.complex(0.1 * torch.randn(shape), 0.1 * torch.randn(shape)))
+        self._mix = self._contract  # SpectralConv's dense contraction
+        self._contract = self._mix_then_gain
+        self._masks: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def gain(self, shape: Sequence[int] | None = None) -> torch.Tensor | None:
+        """The complex gain per (channel, retained mode) (radial mask applied), cropped to
+        ``shape``; None when neither bounded nor truncated."""
+        shape = tuple(self.weight.shape[2:] if shape is None else shape)
+        g = bounded_gain(crop_modes(self.gain_weight, shape)) if self.gain_weight is not None else None
+        if self.cutoff is not None:
+            if shape not in self._masks:
+                self._masks[shape] = radial_mask(shape, self.cutoff)
+            mask = self._masks[shape].to(self.weight.tensor.device)
+            g = mask.to(torch.cfloat).expand(self.out_channels, *shape) if g is None else g * mask
+        return g
+
+    def _mix_then_gain(self, x: torch.Tensor, weight: torch.Tensor, separable: bool = False) -> torch.Tensor:
+        if self.fourier_gate is not None:
+            x = self.fourier_gate(x)
+        y = self._mix(x, weight, separable=False)
+        g = self.gain(y.shape[2:])
+        return y if g is None else y * g.to(y.dtype)
 
 
 class _SpectralNorm(nn.Module):

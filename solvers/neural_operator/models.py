@@ -9,6 +9,7 @@
 
       lift:    h = P_2 silu(P_1 [x, e(x)])                  e: positional embedding
       block:   s = F^-1[ g_{c,k} * G(F n(h))_{c,k} ]         depthwise filter, |k| <= cutoff
+               (``spectral_mixing = "dense"``: s = F^-1[ g_{c,k} (W_k G(F n(h))_k)_c ], W_k dense)
                residual_mlp:  h = h + sigmoid(a) s;  h = h + sigmoid(b) W_2 silu(W_1 n(h))
                otherwise:     h = silu(W h + s)               (the FNO block form)
       project: y = Q_2 silu(Q_1 h)
@@ -18,6 +19,10 @@
   Fourier gate ``G`` (``fourier_nonlinearity``, identity when off), the blocks' 1x1 layers
   ``W`` spectrally normalised (``spectral_norm``), ``n`` a channel layer norm (``prenorm``)
   and ``r`` the bounded filter once more on the predicted state (``output_filter``).
+  Defaults (:class:`StableFNOConfig`): dense mixing in the FNO block form, no layer norm.  On
+  KS L = 22 the periodic embedding ``e`` matters for stability: the same blocks with fno's
+  [0, 1] ramp (a jump at the periodic boundary) blew up at step 2141 of 10000, with the
+  periodic one they did not (``docs/neural_operator.md``).
   Measured on KS L = 22 (300 Adam steps, width 72): with the encoder and decoder ``P, Q``
   normalised too the model stayed at the persistence loss (one-step rel L2 0.044, the data's
   own step 0.047); with the blocks' layers only and the pre-norm it reached 0.017.
@@ -40,7 +45,7 @@ from torch import nn
 from sciml_core.errors import ConfigError
 
 from .configs import FNOConfig, StableFNOConfig
-from .layers import ChannelNorm, Pointwise, ResidualChannelMLP, SpectralFilter
+from .layers import ChannelNorm, DenseSpectralFilter, Pointwise, ResidualChannelMLP, SpectralFilter
 
 def periodic_embedding(x: torch.Tensor) -> torch.Tensor:
     """Append ``cos(2 pi i / n_d), sin(2 pi i / n_d)`` per spatial dim d (i the grid index):
@@ -62,7 +67,8 @@ class StableBlock(nn.Module):
     def __init__(self, c: StableFNOConfig, n_dim: int) -> None:
         super().__init__()
         cutoff = (c.cutoff if c.cutoff is not None else c.n_modes // 2) if c.radial_truncation else None
-        self.filter = SpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
+        layer = DenseSpectralFilter if c.spectral_mixing == "dense" else SpectralFilter
+        self.filter = layer(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
                                      gate=c.fourier_nonlinearity)
         if c.residual_mlp:
             self.gate = nn.Parameter(torch.zeros(1))
