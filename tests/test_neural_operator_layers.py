@@ -185,3 +185,43 @@ def test_dense_mixing_builds_in_1d_and_2d_and_uses_every_parameter() -> None:
         assert n_params(model) > n_params(depthwise)  # the dense weights: 2 C^2 per mode, not 2 C
     with pytest.raises(Exception, match="spectral_mixing"):
         dataclasses.replace(config, spectral_mixing="diagonal").validate()
+
+
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_neuralop_blocks_with_every_stabiliser_off_are_fno_exactly(n_dim: int) -> None:
+    """blocks=neuralop is fno plus the switches: with them off, fno's weights give fno's output."""
+    torch.manual_seed(0)
+    off = StableFNOConfig(blocks="neuralop", width=8, n_modes=8, bounded_filter=False, radial_truncation=False,
+                          spectral_norm=False, positional_embedding="grid")
+    stable = build_model("stable-fno", off, 2, 2, n_dim)
+    fno = build_model("fno", FNOConfig(width=8, n_modes=8), 2, 2, n_dim)
+    stable.load_state_dict(fno.state_dict(), strict=True)
+    x = torch.randn(3, 2, *([16] * n_dim))
+    with torch.no_grad():
+        torch.testing.assert_close(stable(x), fno(x), rtol=0, atol=0)
+
+
+def test_neuralop_blocks_bound_their_gains_and_normalise_their_1x1_layers() -> None:
+    torch.manual_seed(0)
+    model = build_model("stable-fno", StableFNOConfig(blocks="neuralop", width=8, n_modes=8), 1, 1, 2)
+    convs = list(model.fno.fno_blocks.convs)
+    assert len(convs) == 4 and all(isinstance(c, DenseSpectralFilter) and c.gain_weight is not None for c in convs)
+    for conv in convs:
+        with torch.no_grad():
+            conv.gain_weight.mul_(40)  # push the gains toward their bounds
+        g = conv.gain().detach().abs()
+        assert float(g.max()) < 1 and float(g[g > 0].min()) > 0
+    layers = [m for m in model.fno.fno_blocks.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert len(layers) == 4 + 8  # the linear skips and both layers of every channel MLP
+    for layer in layers:
+        with torch.no_grad():
+            layer.parametrizations.weight.original.mul_(50)
+        assert float(torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2)) == pytest.approx(1.0, rel=1e-5)
+    assert model(torch.randn(2, 1, 12, 12)).shape == (2, 1, 12, 12)
+
+
+def test_neuralop_blocks_refuse_the_stable_block_switches() -> None:
+    from sciml_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.blocks=neuralop is neuraloperator's FNO blocks"):
+        StableFNOConfig(blocks="neuralop", residual_mlp=True).validate()

@@ -40,7 +40,11 @@ class StableFNOConfig:
     filter and before the MLP of every block (pre-norm residual blocks); ``spectral_mixing``:
     ``depthwise`` (one gain per channel and mode, :class:`~.layers.SpectralFilter`) or
     ``dense`` (neuraloperator's dense per-mode channel mixing, then the bounded gain,
-    :class:`~.layers.DenseSpectralFilter`).
+    :class:`~.layers.DenseSpectralFilter`); ``blocks``: ``stable`` (:class:`~.models.StableFNO`'s
+    lift, blocks and projection) or ``neuralop`` (neuraloperator's ``FNO`` as ``fno`` builds it,
+    its spectral convolutions replaced by :class:`~.layers.DenseSpectralFilter` and, with
+    ``spectral_norm``, its 1x1 skips and channel-MLP layers normalised: ``fno`` plus the
+    stabilisers and nothing else).
 
     Defaults (measured on KS L = 22, ``docs/neural_operator.md``): dense mixing in the FNO
     block form ``silu(W h + s)`` (``residual_mlp`` and ``prenorm`` off), spectral norm, the
@@ -62,6 +66,7 @@ class StableFNOConfig:
     prenorm: bool = False
     spectral_mixing: Mixing = "dense"
     positional_embedding: Embedding = "periodic"
+    blocks: Literal["stable", "neuralop"] = "stable"
 
     def validate(self) -> None:
         if min(self.width, self.n_layers, self.n_modes) < 1:
@@ -70,5 +75,10 @@ class StableFNOConfig:
             raise ConfigError(f"model.cutoff must be positive, got {self.cutoff}")
         if not self.mlp_ratio > 0:
             raise ConfigError(f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
+        if self.blocks not in ("stable", "neuralop"):
+            raise ConfigError(f"model.blocks must be 'stable' or 'neuralop', got {self.blocks!r}")
+        if self.blocks == "neuralop" and (self.spectral_mixing != "dense" or self.residual_mlp or self.prenorm):
+            raise ConfigError("model.blocks=neuralop is neuraloperator's FNO blocks (dense mixing, its own channel "
+                              "MLPs, no pre-norm): set spectral_mixing=dense, residual_mlp=false, prenorm=false")
         if self.spectral_mixing not in ("depthwise", "dense"):
             raise ConfigError(f"model.spectral_mixing must be 'depthwise' or 'dense', got {self.spectral_mixing!r}")

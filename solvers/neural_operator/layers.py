@@ -153,8 +153,8 @@ class DenseSpectralFilter(SpectralConv):
     """
 
     def __init__(self, channels: int, n_modes: Sequence[int], *, bounded: bool = True,
-                 cutoff: float | None = None, gate: bool = False) -> None:
-        super().__init__(channels, channels, list(n_modes), separable=False, bias=False)
+                 cutoff: float | None = None, gate: bool = False, bias: bool = False) -> None:
+        super().__init__(channels, channels, list(n_modes), separable=False, bias=bias)
         self.bounded, self.cutoff = bounded, cutoff
         self.fourier_gate = FourierGate(channels) if gate else None
         self.gain_weight = None

@@ -45,7 +45,7 @@ from torch import nn
 from sciml_core.errors import ConfigError
 
 from .configs import FNOConfig, StableFNOConfig
-from .layers import ChannelNorm, DenseSpectralFilter, Pointwise, ResidualChannelMLP, SpectralFilter
+from .layers import ChannelNorm, DenseSpectralFilter, Pointwise, ResidualChannelMLP, SpectralFilter, spectral_normalise
 
 def periodic_embedding(x: torch.Tensor) -> torch.Tensor:
     """Append ``cos(2 pi i / n_d), sin(2 pi i / n_d)`` per spatial dim d (i the grid index):
@@ -117,6 +117,37 @@ class StableFNO(nn.Module):
         return self.project(h)
 
 
+class _PeriodicFNO(nn.Module):
+    """neuraloperator's FNO on the input with :func:`periodic_embedding` appended."""
+
+    def __init__(self, fno: nn.Module) -> None:
+        super().__init__()
+        self.fno = fno
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fno(periodic_embedding(x))
+
+
+def stabilised_neuralop_fno(c: StableFNOConfig, in_channels: int, out_channels: int, n_dim: int) -> nn.Module:
+    """``blocks = "neuralop"``: neuraloperator's ``FNO`` exactly as ``fno`` builds it, with each
+    block's SpectralConv replaced by :class:`DenseSpectralFilter` (the same dense weights, then
+    the bounded gain, radial truncation and Fourier gate as switched) and, with
+    ``spectral_norm``, every 1x1 layer of its blocks (linear skips, channel MLPs) normalised."""
+    extra = {"periodic": 2 * n_dim, "grid": 0, "none": 0}[c.positional_embedding]
+    fno = FNO(n_modes=(c.n_modes,) * n_dim, in_channels=in_channels + extra, out_channels=out_channels,
+              hidden_channels=c.width, n_layers=c.n_layers,
+              positional_embedding="grid" if c.positional_embedding == "grid" else None)
+    cutoff = (c.cutoff if c.cutoff is not None else c.n_modes // 2) if c.radial_truncation else None
+    fno.fno_blocks.convs = nn.ModuleList(
+        DenseSpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
+                            gate=c.fourier_nonlinearity, bias=True) for _ in range(c.n_layers))
+    if c.spectral_norm:
+        for layer in [*fno.fno_blocks.fno_skips.modules(), *fno.fno_blocks.channel_mlp.modules()]:
+            if isinstance(layer, nn.Conv1d):
+                spectral_normalise(layer)
+    return _PeriodicFNO(fno) if c.positional_embedding == "periodic" else fno
+
+
 class OutputFilter(nn.Module):
     """The bounded depthwise filter on the predicted *state*, over every mode of the grid:
     ``u_{t+1} = F^-1[g_k F(u_t + d * net)]``, ``g = sigmoid(m) exp(i phi)``, per channel.
@@ -170,6 +201,8 @@ def build_model(name: str, config: FNOConfig | StableFNOConfig, in_channels: int
         return FNO(n_modes=(config.n_modes,) * n_dim, in_channels=in_channels, out_channels=out_channels,
                    hidden_channels=config.width, n_layers=config.n_layers,
                    positional_embedding="grid" if config.positional_embedding == "grid" else None)
+    if name == "stable-fno" and config.blocks == "neuralop":
+        return stabilised_neuralop_fno(config, in_channels, out_channels, n_dim)
     if name == "stable-fno":
         return StableFNO(config, in_channels, out_channels, n_dim)
     from sciml_core.registry import unknown_name_error
@@ -186,7 +219,7 @@ def width_for_params(config: StableFNOConfig, target: int, in_channels: int, out
                      n_dim: int) -> int:
     """The ``stable-fno`` width whose parameter count is closest to ``target``."""
     def count(width: int) -> int:
-        return n_params(StableFNO(replace(config, width=width), in_channels, out_channels, n_dim))
+        return n_params(build_model("stable-fno", replace(config, width=width), in_channels, out_channels, n_dim))
 
     lo, hi = 1, 8
     while count(hi) < target:
