@@ -36,3 +36,10 @@ def test_hard_constraint_moe_quick():
                 "hard_peak_mb_1e2", "moe_peak_mb_1e2"):
         assert results[key] >= 0, key
     assert results["quick"] is True
+
+
+def test_hard_constraint_grid_floor_quick():
+    results = run("hard_constraint_grid_floor")
+    assert results["grid"] == [5, 8] and results["n_test"] == 2
+    assert len(results["floor_rel_l2_per_sample"]) == 2
+    assert results["floor_rel_l2"] == pytest.approx(sum(results["floor_rel_l2_per_sample"]) / 2) and results["floor_rel_l2"] > 0
