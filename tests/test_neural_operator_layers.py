@@ -225,3 +225,5 @@ def test_neuralop_blocks_refuse_the_stable_block_switches() -> None:
 
     with pytest.raises(ConfigError, match="model.blocks=neuralop is neuraloperator's FNO blocks"):
         StableFNOConfig(blocks="neuralop", residual_mlp=True).validate()
+    with pytest.raises(ConfigError, match="model.blocks must be 'stable' or 'neuralop', got 'fno'"):
+        StableFNOConfig(blocks="fno").validate()

@@ -68,6 +68,13 @@ class StableFNOConfig:
     positional_embedding: Embedding = "periodic"
     blocks: Literal["stable", "neuralop"] = "stable"
 
+    @property
+    def truncation_radius(self) -> float | None:
+        """The radial truncation radius the blocks use (None: ``radial_truncation`` off)."""
+        if not self.radial_truncation:
+            return None
+        return self.cutoff if self.cutoff is not None else self.n_modes // 2
+
     def validate(self) -> None:
         if min(self.width, self.n_layers, self.n_modes) < 1:
             raise ConfigError("model.width, model.n_layers and model.n_modes must be >= 1")

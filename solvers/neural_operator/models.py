@@ -66,7 +66,7 @@ class StableBlock(nn.Module):
 
     def __init__(self, c: StableFNOConfig, n_dim: int) -> None:
         super().__init__()
-        cutoff = (c.cutoff if c.cutoff is not None else c.n_modes // 2) if c.radial_truncation else None
+        cutoff = c.truncation_radius
         layer = DenseSpectralFilter if c.spectral_mixing == "dense" else SpectralFilter
         self.filter = layer(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
                                      gate=c.fourier_nonlinearity)
@@ -134,12 +134,11 @@ def stabilised_neuralop_fno(c: StableFNOConfig, in_channels: int, out_channels: 
     the bounded gain, radial truncation and Fourier gate as switched) and, with
     ``spectral_norm``, every 1x1 layer of its blocks (linear skips, channel MLPs) normalised."""
     extra = {"periodic": 2 * n_dim, "grid": 0, "none": 0}[c.positional_embedding]
-    fno = FNO(n_modes=(c.n_modes,) * n_dim, in_channels=in_channels + extra, out_channels=out_channels,
-              hidden_channels=c.width, n_layers=c.n_layers,
-              positional_embedding="grid" if c.positional_embedding == "grid" else None)
-    cutoff = (c.cutoff if c.cutoff is not None else c.n_modes // 2) if c.radial_truncation else None
+    embedding = "grid" if c.positional_embedding == "grid" else "none"
+    fno = build_model("fno", FNOConfig(width=c.width, n_layers=c.n_layers, n_modes=c.n_modes,
+                                       positional_embedding=embedding), in_channels + extra, out_channels, n_dim)
     fno.fno_blocks.convs = nn.ModuleList(
-        DenseSpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
+        DenseSpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=c.truncation_radius,
                             gate=c.fourier_nonlinearity, bias=True) for _ in range(c.n_layers))
     if c.spectral_norm:
         for layer in [*fno.fno_blocks.fno_skips.modules(), *fno.fno_blocks.channel_mlp.modules()]:
