@@ -11,9 +11,11 @@ and the same batched Levenberg-Marquardt (:func:`solve_experts`) solves them.
 
     python benchmarks/hard_constraint_grid_floor.py [--quick] [--t-stride 10] [--x-stride 16]
 
-Levenberg-Marquardt starts from w = 0 (as the solver's does); at 51 x 64 it had not converged
-after 30 iterations (2026-12-02: 85.8 % on 4 samples, against 2.3 % from a converged Gauss-Newton), so read the
-floor only where that fraction is 1 (raise ``--maxiter``).
+Levenberg-Marquardt starts from the initial state held constant in time (w = u0 at every
+node; ``solve_experts``'s ``init``).  At 51 x 64 it has not converged in 30 iterations, from
+w = 0 (2026-12-02: 85.8 % on 4 samples) nor from u0 (2026-12-02: 2 of 8 samples converged, at
+5.1 % each; 49 % mean; 610 s), where a scratch Gauss-Newton from u0 reached 2.3 %.  Read the
+floor only where ``lm_converged_fraction`` is 1 (else raise ``--maxiter``).
 
 Writes ``benchmarks/results/hard_constraint_grid_floor.json``: ``floor_rel_l2`` (mean over the
 held-out samples), ``floor_rel_l2_per_sample``, the grid and the LM statistics.
@@ -67,7 +69,8 @@ def floor(quick: bool, t_stride: int, x_stride: int, n_eval: int, maxiter: int) 
         ic, target = problem.initial_state(data.test[i:i + 1, :1])
         g = problem.grids(model, ic, data.n_frames)
         c = problem.constraint(g, target, None)
-        w, stats = solve_experts(problem.system, c, ridge=cfg.ridge, tol=1e-6, maxiter=maxiter)
+        start_w = target.double()[:, None].expand(1, g["b"].shape[-1])  # u0 at every node
+        w, stats = solve_experts(problem.system, c, ridge=cfg.ridge, tol=1e-6, maxiter=maxiter, init=start_w)
         u = w.reshape(1, 1, data.n_frames, -1)
         pred = data.denormalise(problem.unblock(u))
         truth = data.denormalise(data.test[i:i + 1])

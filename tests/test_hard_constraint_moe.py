@@ -55,6 +55,20 @@ def test_expert_solves_are_stationary_and_their_backward_is_local(system):
     assert float(g_basis[[0, 1, 3]].abs().max()) == 0.0  # expert 2's weights ignore the other experts
 
 
+def test_a_starting_point_changes_neither_the_weights_nor_their_gradient(system):
+    """``init`` only moves where Levenberg-Marquardt starts; a wrong shape is refused."""
+    out = []
+    for init in (None, 0.7 * torch.ones(4, 5, dtype=DT)):
+        c = random_constraint(seed=5)
+        c.basis.requires_grad_()
+        w, stats = solve_experts(system, c, ridge=1e-4, tol=1e-12, maxiter=200, init=init)
+        assert stats["lm_converged"] == 1.0
+        out.append((w.detach(), torch.autograd.grad((w * w).sum(), c.basis)[0]))
+    assert torch.allclose(out[0][0], out[1][0], atol=1e-9) and torch.allclose(out[0][1], out[1][1], atol=1e-7)
+    with pytest.raises(ValueError, match=r"solve_experts: init must have shape \(4, 5\), got \(4, 6\)"):
+        solve_experts(system, random_constraint(), ridge=1e-4, tol=1e-10, maxiter=5, init=torch.zeros(4, 6, dtype=DT))
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     spec = load_spec("diffusion-sorption", {"n_samples": 5, "block_size": 5, "times": {"n_t": 11},

@@ -145,7 +145,8 @@ def _jacobian(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -
 
 
 def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, maxiter: int,
-                  devices: list[torch.device] | None = None) -> tuple[Tensor, dict[str, float]]:
+                  devices: list[torch.device] | None = None,
+                  init: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
     """w (P, N) for every (sample, expert) problem ``c`` (a :class:`Constraint` or another
     PDE's dataclass of the same layout), differentiable in its tensors.
 
@@ -154,13 +155,19 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
 
     ``devices``: with several, problem p goes to ``devices[p % len(devices)]``'s batch (one
     expert per device when P = K, the paper's layout); the weights come back to the first.
+    ``init``: the (P, N) starting weights of Levenberg-Marquardt (default zeros); the solution,
+    and so the backward pass, does not depend on it where the problem has one minimum.
     """
     dtype = c.basis.dtype
     kind = type(c)
     tensors = [getattr(c, f.name).double() for f in fields(c)]
     n_basis = c.basis.shape[-1]
     P = c.basis.shape[0]
-    init = torch.zeros(P, n_basis, dtype=torch.float64, device=c.basis.device)
+    if init is None:
+        init = torch.zeros(P, n_basis, dtype=torch.float64, device=c.basis.device)
+    elif tuple(init.shape) != (P, n_basis):
+        raise ValueError(f"solve_experts: init must have shape {(P, n_basis)}, got {tuple(init.shape)}")
+    init = init.detach().to(torch.float64)
     if not devices or len(devices) < 2:
         out = levenberg_marquardt(_residual, init, system, kind, *tensors, ridge=ridge, batched=True, gtol=tol,
                                   xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
