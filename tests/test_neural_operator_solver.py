@@ -165,3 +165,22 @@ def test_benchmark_quick_in_two_parts_merges_into_the_issue_keys(tmp_path: Path)
     ks_vanilla = results["datasets"][0]["vanilla"]
     assert all(abs(a["params"] / ks_vanilla["params"] - 1) < 0.1 for a in ablation)  # every row matched to fno
     assert len(results["parts"]) == 2
+
+
+def test_the_stabiliser_matters_only_where_the_stable_model_survives() -> None:
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "benchmarks"))
+    from stable_vs_vanilla_fno import targets
+
+    def row(blowup: int | None, spectrum: float | None, one_step: float = 1e-3) -> dict:
+        return {"blowup_step": blowup, "spectrum_log_err": spectrum, "one_step_rel_l2": one_step,
+                "valid_steps": 10.0, "chaos_valid_steps": 30.0}
+
+    matters = lambda v, s: targets(v, s, chaotic=False)["stabiliser_visibly_matters"]  # noqa: E731
+    assert matters(row(302, 0.4), row(None, 0.5))          # vanilla blows up, stable does not
+    assert not matters(row(302, 0.4), row(20, None))       # both blow up (Kolmogorov, 2026-12-02)
+    assert matters(row(None, 1.0), row(None, 0.5)) and not matters(row(None, 0.9), row(None, 0.5))
+    t = targets(row(None, 1.0, 4e-3), row(None, 0.5, 5.1e-3), chaotic=True)
+    assert t["stable_one_step_within_25pct"] is False and t["stable_valid_at_least_half_chaos"] is False
