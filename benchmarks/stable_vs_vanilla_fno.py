@@ -69,7 +69,7 @@ def ensure_data(name: str, data_dir: Path, quick: bool) -> Path:
 
 
 def stable_model(fno_params: int, in_channels: int, out_channels: int, grid: list[int], n_modes: int,
-                 **switches: bool) -> dict[str, Any]:
+                 **switches: Any) -> dict[str, Any]:
     """stable-fno model overrides whose parameter count (output filter included) is closest to
     ``fno_params``."""
     import math
@@ -143,6 +143,7 @@ def plot_spectra(name: str, entry: dict[str, Any], path: Path) -> None:
 def dataset_setup(name: str, data_dir: Path, quick: bool, extra: list[str]) -> dict[str, Any]:
     """Everything the runs on dataset ``name`` share: the file, the PDE, the overrides every run
     gets (equal budgets), the vanilla model and its parameter count."""
+    from sciml_core.config import parse_overrides
     from sciml_core.data.schema import read_header
     from solvers.neural_operator.configs import FNOConfig
     from solvers.neural_operator.models import build_model, n_params
@@ -160,9 +161,11 @@ def dataset_setup(name: str, data_dir: Path, quick: bool, extra: list[str]) -> d
     # of fno's count (at width 8 the residual-MLP row could not: 0.89 at width 6, > 1.1 at 7)
     fno_model = {**info["fno"], **({"width": 10, "n_modes": 8, "n_layers": 2} if quick else {})}
     fno_params = n_params(build_model("fno", dataclasses.replace(FNOConfig(), **fno_model), channels, channels, n_dim))
+    # --set model.X (e.g. spectral_mixing=depthwise) changes stable-fno's size: its width is matched with them
+    matched = {k: v for k, v in parse_overrides(extra).get("model", {}).items() if k not in ("width", "n_modes")}
     return {"info": info, "data": data, "channels": channels, "n_dim": n_dim, "common": common,
             "grid": [header.dims[d] for d in header.space_dims], "fno_model": fno_model, "fno_params": fno_params,
-            "small": {"n_layers": 2} if quick else {}}
+            "small": {**({"n_layers": 2} if quick else {}), **matched}}
 
 
 MODELS = {"fno": "vanilla", "stable-fno": "stable"}  # solver -> key of its row in a results entry
@@ -206,7 +209,7 @@ def ablate(switches: list[str], setup: dict[str, Any], preset: str, run: Any) ->
                          "note": "identical to stable-fno in 1D (the disc is the retained block)"})
             continue
         model = stable_model(s["fno_params"], s["channels"], s["channels"], s["grid"], s["fno_model"]["n_modes"],
-                             **flipped, **s["small"])
+                             **{**s["small"], **flipped})
         row = train_and_evaluate("stable-fno", s["info"]["pde"], s["data"], model, s["common"], preset,
                                  run(f"ablate-{switch}"))
         row.pop("_long")

@@ -184,3 +184,22 @@ def test_the_stabiliser_matters_only_where_the_stable_model_survives() -> None:
     assert matters(row(None, 1.0), row(None, 0.5)) and not matters(row(None, 0.9), row(None, 0.5))
     t = targets(row(None, 1.0, 4e-3), row(None, 0.5, 5.1e-3), chaotic=True)
     assert t["stable_one_step_within_25pct"] is False and t["stable_valid_at_least_half_chaos"] is False
+
+
+def test_benchmark_matches_the_stable_width_with_the_model_overrides(tmp_path: Path) -> None:
+    """``--set model.spectral_mixing=depthwise`` must re-match the width (it once kept the dense one)."""
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(repo / "benchmarks"))
+    from stable_vs_vanilla_fno import dataset_setup, stable_model
+
+    from solvers.neural_operator.configs import StableFNOConfig
+    from solvers.neural_operator.models import build_model, n_params
+
+    s = dataset_setup("ks-l22", tmp_path, True, ["model.spectral_mixing=depthwise", "model.residual_mlp=true"])
+    assert s["small"] == {"n_layers": 2, "spectral_mixing": "depthwise", "residual_mlp": True}
+    model = stable_model(s["fno_params"], 1, 1, s["grid"], s["fno_model"]["n_modes"], **s["small"])
+    cfg = StableFNOConfig(**{k: v for k, v in model.items()})
+    count = n_params(build_model("stable-fno", cfg, 1, 1, 1)) + 2 * (s["grid"][0] // 2 + 1)  # + output filter
+    assert abs(count / s["fno_params"] - 1) < 0.1
