@@ -70,7 +70,8 @@ def floor(quick: bool, t_stride: int, x_stride: int, n_eval: int, maxiter: int) 
         g = problem.grids(model, ic, data.n_frames)
         c = problem.constraint(g, target, None)
         start_w = target.double()[:, None].expand(1, g["b"].shape[-1])  # u0 at every node
-        w, stats = solve_experts(problem.system, c, ridge=cfg.ridge, tol=1e-6, maxiter=maxiter, init=start_w)
+        w, stats = solve_experts(problem.system, c, ridge=cfg.ridge, tol=1e-6, maxiter=maxiter, init=start_w,
+                                 scaling="marquardt")
         u = w.reshape(1, 1, data.n_frames, -1)
         pred = data.denormalise(problem.unblock(u))
         truth = data.denormalise(data.test[i:i + 1])

@@ -146,7 +146,7 @@ def _jacobian(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -
 
 def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, maxiter: int,
                   devices: list[torch.device] | None = None,
-                  init: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+                  init: Tensor | None = None, scaling: str = "identity") -> tuple[Tensor, dict[str, float]]:
     """w (P, N) for every (sample, expert) problem ``c`` (a :class:`Constraint` or another
     PDE's dataclass of the same layout), differentiable in its tensors.
 
@@ -157,6 +157,8 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
     expert per device when P = K, the paper's layout); the weights come back to the first.
     ``init``: the (P, N) starting weights of Levenberg-Marquardt (default zeros); the solution,
     and so the backward pass, does not depend on it where the problem has one minimum.
+    ``scaling``: Levenberg-Marquardt's damping, ``"identity"`` or ``"marquardt"``
+    (:mod:`sciml_core.implicit.least_squares`).
     """
     dtype = c.basis.dtype
     kind = type(c)
@@ -170,7 +172,7 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
     init = init.detach().to(torch.float64)
     if not devices or len(devices) < 2:
         out = levenberg_marquardt(_residual, init, system, kind, *tensors, ridge=ridge, batched=True, gtol=tol,
-                                  xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
+                                  xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian, scaling=scaling)
         return out.x.to(dtype), {"lm_iterations": float(out.iterations),
                                  "lm_converged": int(out.converged.sum()) / P}  # exact, as the ranks' sum below
     w = torch.empty_like(init)
@@ -181,7 +183,7 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
             continue
         part = [t[idx].to(device) for t in tensors]
         out = levenberg_marquardt(_residual, init[idx].to(device), system, kind, *part, ridge=ridge, batched=True,
-                                  gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian)
+                                  gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian, scaling=scaling)
         w = w.index_copy(0, idx, out.x.to(c.basis.device))
         stats["lm_iterations"] = max(stats["lm_iterations"], float(out.iterations))
         stats["lm_converged"] += int(out.converged.sum()) / P
