@@ -11,7 +11,9 @@ constraint) and 85.93 % (soft) on PDEBench's diffusion-sorption, and MoE trainin
 2. scaling -- time per training step (median after warm-up) and peak memory of a step for
    one hard constraint and the MoE at 1e2, 1e3 and 1e4 sampled points per sample, each in a
    fresh process (CPU: growth of the peak resident set from before the first step, warm-up
-   included; CUDA: peak allocated).
+   included, which stays at 0 while a step fits in memory the process already holds; CUDA:
+   peak allocated), and on every device the tensors a step's forward pass saves for its
+   backward (``saved_mb``: the autograd graph, each storage counted once).
 
     python benchmarks/hard_constraint_moe.py [--quick] [--steps N]
 """
@@ -73,8 +75,24 @@ def train(path: Path, quick: bool, constraint: str, n_points: int, steps: int) -
             "n_params": m["n_params"]}
 
 
+def saved_for_backward_mb(fn: Any) -> float:
+    """Run ``fn()`` and return the MB of the tensors autograd saved for backward meanwhile,
+    each underlying storage counted once (views of one buffer share it)."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(storages.values()) / 2**20
+
+
 def measure_step(path: Path, quick: bool, constraint: str, n_points: int, steps: int) -> dict[str, float]:
-    """Median step time and peak memory growth of ``steps`` training steps (run in its own process)."""
+    """Median step time, peak memory growth and autograd-graph size of ``steps`` training steps
+    (run in its own process)."""
     from sciml_core.config import build_config
     from sciml_core.data.trajectories import load_trajectories
     from sciml_core.operator import OperatorObjective, to_device_dtype
@@ -98,6 +116,9 @@ def measure_step(path: Path, quick: bool, constraint: str, n_points: int, steps:
         loss.backward()
         optimizer.step()
 
+    def forward(i: int) -> None:
+        objective.loss(i)
+
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # model and data loaded, no step yet
@@ -114,7 +135,8 @@ def measure_step(path: Path, quick: bool, constraint: str, n_points: int, steps:
         peak_mb = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base_kb) / 1024
-    return {"step_s": statistics.median(times), "peak_mb": peak_mb}
+    saved_mb = saved_for_backward_mb(lambda: forward(steps + 2))
+    return {"step_s": statistics.median(times), "peak_mb": peak_mb, "saved_mb": saved_mb}
 
 
 def main() -> int:
@@ -155,8 +177,9 @@ def main() -> int:
             tag = f"1e{len(str(pts)) - 1}"
             results[f"{constraint}_step_s_{tag}"] = m["step_s"]
             results[f"{constraint}_peak_mb_{tag}"] = m["peak_mb"]
-            scaling_rows.append([pts, constraint, m["step_s"], m["peak_mb"]])
-    print_table(scaling_rows, ["points", "constraint", "step s", "peak MB"])
+            results[f"{constraint}_saved_mb_{tag}"] = m["saved_mb"]
+            scaling_rows.append([pts, constraint, m["step_s"], m["peak_mb"], m["saved_mb"]])
+    print_table(scaling_rows, ["points", "constraint", "step s", "peak MB", "saved for backward MB"])
     last = f"1e{len(str((POINTS[:1] if args.quick else POINTS)[-1])) - 1}"
     results[f"moe_speedup_{last}"] = results[f"hard_step_s_{last}"] / results[f"moe_step_s_{last}"]
     print(f"MoE speed-up over one hard constraint at {last} points: {results[f'moe_speedup_{last}']:.2f}x")

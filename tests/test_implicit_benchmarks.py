@@ -35,6 +35,7 @@ def test_hard_constraint_moe_quick():
     for key in ("soft_rel_l2", "hard_rel_l2", "moe_rel_l2", "hard_step_s_1e2", "moe_step_s_1e2", "moe_speedup_1e2",
                 "hard_peak_mb_1e2", "moe_peak_mb_1e2"):
         assert results[key] >= 0, key
+    assert results["hard_saved_mb_1e2"] > 0 and results["moe_saved_mb_1e2"] > 0
     assert results["quick"] is True
 
 
@@ -43,3 +44,16 @@ def test_hard_constraint_grid_floor_quick():
     assert results["grid"] == [5, 8] and results["n_test"] == 2
     assert len(results["floor_rel_l2_per_sample"]) == 2
     assert results["floor_rel_l2"] == pytest.approx(sum(results["floor_rel_l2_per_sample"]) / 2) and results["floor_rel_l2"] > 0
+
+
+def test_saved_for_backward_counts_each_storage_once():
+    sys.path.insert(0, str(REPO))
+    from benchmarks.hard_constraint_moe import saved_for_backward_mb
+    import torch
+
+    x = torch.ones(1000, dtype=torch.float64, requires_grad=True)
+    assert saved_for_backward_mb(lambda: (x * x).sum()) == 8000 / 2**20  # x saved twice, one buffer
+    # exp saves its output, mul that same output and the repeat's: two buffers
+    assert saved_for_backward_mb(lambda: (x.exp() * x[:500].repeat(2)).sum()) == 2 * 8000 / 2**20
+    with torch.no_grad():
+        assert saved_for_backward_mb(lambda: (x * x).sum()) == 0
