@@ -171,6 +171,30 @@ def test_dense_filter_is_spectralconv_times_a_bounded_gain(n_dim: int) -> None:
     assert unbounded.gain() is None and unbounded.gain_weight is None
 
 
+@pytest.mark.parametrize("n_dim", [1, 2])
+def test_mode_norm_makes_the_dense_filter_non_expansive(n_dim: int) -> None:
+    """mode_norm: sigma_max(W_k) <= 1 for every mode, so ||filter(x)|| <= ||x|| for any x;
+    without it the same weights amplify."""
+    torch.manual_seed(8)
+    layer = DenseSpectralFilter(4, [8] * n_dim, cutoff=None, bounded=False, mode_norm=True)
+    with torch.no_grad():
+        w = layer.weight.tensor
+        w.copy_(torch.complex(3.0 * torch.randn_like(w.real), 3.0 * torch.randn_like(w.real)))
+    raw = layer.weight.tensor.detach()
+    sigma = torch.linalg.matrix_norm(layer.mode_weights(raw).movedim(0, -1).movedim(0, -1), ord=2)
+    assert sigma.max() <= 1 + 1e-5 and sigma.min() > 1 - 1e-5  # these weights all had sigma > 1
+    small = raw * 1e-3  # modes already inside the bound are left alone
+    torch.testing.assert_close(layer.mode_weights(small), small)
+    x = torch.randn(8, 4, *([16] * n_dim))
+    dims = tuple(range(1, x.ndim))
+    growth = lambda: float((torch.linalg.vector_norm(layer(x), dim=dims) / torch.linalg.vector_norm(x, dim=dims)).max())
+    assert growth() <= 1 + 1e-5
+    layer.mode_norm = False  # mutation check: the same weights unnormalised amplify
+    assert growth() > 2
+    with pytest.raises(Exception, match="mode_norm bounds the dense per-mode mixing"):
+        StableFNOConfig(spectral_mixing="depthwise", mode_norm=True).validate()
+
+
 def test_dense_mixing_builds_in_1d_and_2d_and_uses_every_parameter() -> None:
     torch.manual_seed(7)
     for n_dim in (1, 2):

@@ -44,7 +44,8 @@ class StableFNOConfig:
     lift, blocks and projection) or ``neuralop`` (neuraloperator's ``FNO`` as ``fno`` builds it,
     its spectral convolutions replaced by :class:`~.layers.DenseSpectralFilter` and, with
     ``spectral_norm``, its 1x1 skips and channel-MLP layers normalised: ``fno`` plus the
-    stabilisers and nothing else).
+    stabilisers and nothing else); ``mode_norm``: dense mixing only, each mode's channel
+    matrix divided by max(1, its largest singular value) (:class:`~.layers.DenseSpectralFilter`).
 
     Defaults (measured on KS L = 22, ``docs/neural_operator.md``): dense mixing in the FNO
     block form ``silu(W h + s)`` (``residual_mlp`` and ``prenorm`` off), spectral norm, the
@@ -67,6 +68,7 @@ class StableFNOConfig:
     spectral_mixing: Mixing = "dense"
     positional_embedding: Embedding = "periodic"
     blocks: Literal["stable", "neuralop"] = "stable"
+    mode_norm: bool = False
 
     @property
     def truncation_radius(self) -> float | None:
@@ -89,3 +91,6 @@ class StableFNOConfig:
                               "MLPs, no pre-norm): set spectral_mixing=dense, residual_mlp=false, prenorm=false")
         if self.spectral_mixing not in ("depthwise", "dense"):
             raise ConfigError(f"model.spectral_mixing must be 'depthwise' or 'dense', got {self.spectral_mixing!r}")
+        if self.mode_norm and self.spectral_mixing != "dense":
+            raise ConfigError("model.mode_norm bounds the dense per-mode mixing: set spectral_mixing=dense "
+                              "(the depthwise gains are bounded already)")

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from neuralop.layers.spectral_convolution import SpectralConv
@@ -149,13 +150,17 @@ class DenseSpectralFilter(SpectralConv):
     weight (in, out, *modes), contracted by its own ``_contract_dense``; ``g`` is the
     :func:`bounded_gain` of a second complex weight (``bounded``; else ``g = 1``, i.e. plain
     SpectralConv).  ``cutoff`` and ``gate`` as in :class:`SpectralFilter` (the gate acts on
-    the retained coefficients before the mixing).
+    the retained coefficients before the mixing).  ``mode_norm``: every mode's channel matrix
+    is used as ``W_k / max(1, sigma_max(W_k))`` (exact SVD norm), so ``||W_k X_k|| <= ||X_k||``
+    per mode and, with ``|g| < 1``, the whole filter is non-expansive in L2 (Parseval): the
+    dense analogue of the depthwise design's bound.
     """
 
     def __init__(self, channels: int, n_modes: Sequence[int], *, bounded: bool = True,
-                 cutoff: float | None = None, gate: bool = False, bias: bool = False) -> None:
+                 cutoff: float | None = None, gate: bool = False, bias: bool = False,
+                 mode_norm: bool = False) -> None:
         super().__init__(channels, channels, list(n_modes), separable=False, bias=bias)
-        self.bounded, self.cutoff = bounded, cutoff
+        self.bounded, self.cutoff, self.mode_norm = bounded, cutoff, mode_norm
         self.fourier_gate = FourierGate(channels) if gate else None
         self.gain_weight = None
         if bounded:  # gain sigmoid(0) = 1/2, phase 0, plus a little noise
@@ -177,10 +182,18 @@ class DenseSpectralFilter(SpectralConv):
             g = mask.to(torch.cfloat).expand(self.out_channels, *shape) if g is None else g * mask
         return g
 
+    def mode_weights(self, weight: Any) -> torch.Tensor:
+        """The (in, out, *modes) complex weights the contraction uses (``mode_norm`` applied)."""
+        w = weight if torch.is_tensor(weight) else weight.to_tensor()
+        if not self.mode_norm:
+            return w
+        sigma = torch.linalg.matrix_norm(w.movedim(0, -1).movedim(0, -1), ord=2)  # (*modes): over (in, out)
+        return w / sigma.clamp_min(1.0)
+
     def _mix_then_gain(self, x: torch.Tensor, weight: torch.Tensor, separable: bool = False) -> torch.Tensor:
         if self.fourier_gate is not None:
             x = self.fourier_gate(x)
-        y = self._mix(x, weight, separable=False)
+        y = self._mix(x, self.mode_weights(weight), separable=False)
         g = self.gain(y.shape[2:])
         return y if g is None else y * g.to(y.dtype)
 

@@ -68,8 +68,9 @@ class StableBlock(nn.Module):
         super().__init__()
         cutoff = c.truncation_radius
         layer = DenseSpectralFilter if c.spectral_mixing == "dense" else SpectralFilter
+        dense = {"mode_norm": c.mode_norm} if c.spectral_mixing == "dense" else {}
         self.filter = layer(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=cutoff,
-                                     gate=c.fourier_nonlinearity)
+                            gate=c.fourier_nonlinearity, **dense)
         if c.residual_mlp:
             self.gate = nn.Parameter(torch.zeros(1))
             self.mlp = ResidualChannelMLP(c.width, c.mlp_ratio, c.spectral_norm, c.prenorm)
@@ -139,7 +140,7 @@ def stabilised_neuralop_fno(c: StableFNOConfig, in_channels: int, out_channels: 
                                        positional_embedding=embedding), in_channels + extra, out_channels, n_dim)
     fno.fno_blocks.convs = nn.ModuleList(
         DenseSpectralFilter(c.width, [c.n_modes] * n_dim, bounded=c.bounded_filter, cutoff=c.truncation_radius,
-                            gate=c.fourier_nonlinearity, bias=True) for _ in range(c.n_layers))
+                            gate=c.fourier_nonlinearity, bias=True, mode_norm=c.mode_norm) for _ in range(c.n_layers))
     if c.spectral_norm:
         for layer in [*fno.fno_blocks.fno_skips.modules(), *fno.fno_blocks.channel_mlp.modules()]:
             if isinstance(layer, nn.Conv1d):
