@@ -69,6 +69,30 @@ def test_a_starting_point_changes_neither_the_weights_nor_their_gradient(system)
         solve_experts(system, random_constraint(), ridge=1e-4, tol=1e-10, maxiter=5, init=torch.zeros(4, 6, dtype=DT))
 
 
+@pytest.mark.parametrize("method,scaling", [("gauss-newton", "identity"), ("levenberg-marquardt", "marquardt")])
+def test_every_least_squares_method_reaches_the_same_weights_and_gradient(system, method, scaling, monkeypatch):
+    """``method`` / ``scaling`` change the path, not the solution nor its implicit gradient."""
+    import solvers.hard_constraint_moe.constraint as module
+
+    calls = []
+    for name in ("gauss_newton", "levenberg_marquardt"):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append((_n, k.get("scaling"))) or
+                            _f(*a, **k))
+    out = []
+    for kw in ({}, {"method": method, "scaling": scaling}):
+        c = random_constraint(seed=5)
+        c.basis.requires_grad_()
+        w, stats = solve_experts(system, c, ridge=1e-4, tol=1e-12, maxiter=200, **kw)
+        assert stats["lm_converged"] == 1.0
+        out.append((w.detach(), torch.autograd.grad((w * w).sum(), c.basis)[0], stats["lm_iterations"]))
+    assert torch.allclose(out[0][0], out[1][0], atol=1e-9) and torch.allclose(out[0][1], out[1][1], atol=1e-7)
+    chosen = ("gauss_newton", None) if method == "gauss-newton" else ("levenberg_marquardt", scaling)
+    assert calls == [("levenberg_marquardt", "identity"), chosen]  # the options reached the solver
+    with pytest.raises(ValueError, match="solve_experts: method must be 'levenberg-marquardt' or 'gauss-newton'"):
+        solve_experts(system, random_constraint(), ridge=1e-4, tol=1e-10, maxiter=5, method="newton")
+
+
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     spec = load_spec("diffusion-sorption", {"n_samples": 5, "block_size": 5, "times": {"n_t": 11},

@@ -28,13 +28,14 @@ nodes next to the boundary.  Time is scaled to tau = t / t_end in [0, 1].
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import torch
 from torch import Tensor
 
-from sciml_core.implicit import levenberg_marquardt
+from sciml_core.implicit import gauss_newton, levenberg_marquardt
 from sciml_core.pdes.diffusion_sorption import DiffusionSorption
 
 
@@ -146,7 +147,8 @@ def _jacobian(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -
 
 def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, maxiter: int,
                   devices: list[torch.device] | None = None,
-                  init: Tensor | None = None, scaling: str = "identity") -> tuple[Tensor, dict[str, float]]:
+                  init: Tensor | None = None, scaling: str = "identity",
+                  method: str = "levenberg-marquardt") -> tuple[Tensor, dict[str, float]]:
     """w (P, N) for every (sample, expert) problem ``c`` (a :class:`Constraint` or another
     PDE's dataclass of the same layout), differentiable in its tensors.
 
@@ -158,8 +160,14 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
     ``init``: the (P, N) starting weights of Levenberg-Marquardt (default zeros); the solution,
     and so the backward pass, does not depend on it where the problem has one minimum.
     ``scaling``: Levenberg-Marquardt's damping, ``"identity"`` or ``"marquardt"``
-    (:mod:`sciml_core.implicit.least_squares`).
+    (:mod:`sciml_core.implicit.least_squares`).  ``method``: ``"levenberg-marquardt"`` or
+    ``"gauss-newton"`` (full steps; ``J^T J + ridge I`` is positive definite for ridge > 0).
     """
+    if method not in ("levenberg-marquardt", "gauss-newton"):
+        raise ValueError(f"solve_experts: method must be 'levenberg-marquardt' or 'gauss-newton', got {method!r}")
+    fit = functools.partial(levenberg_marquardt, scaling=scaling) if method == "levenberg-marquardt" else gauss_newton
+    fit = functools.partial(fit, ridge=ridge, batched=True, gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore",
+                            jacobian=_jacobian)
     dtype = c.basis.dtype
     kind = type(c)
     tensors = [getattr(c, f.name).double() for f in fields(c)]
@@ -171,8 +179,7 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
         raise ValueError(f"solve_experts: init must have shape {(P, n_basis)}, got {tuple(init.shape)}")
     init = init.detach().to(torch.float64)
     if not devices or len(devices) < 2:
-        out = levenberg_marquardt(_residual, init, system, kind, *tensors, ridge=ridge, batched=True, gtol=tol,
-                                  xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian, scaling=scaling)
+        out = fit(_residual, init, system, kind, *tensors)
         return out.x.to(dtype), {"lm_iterations": float(out.iterations),
                                  "lm_converged": int(out.converged.sum()) / P}  # exact, as the ranks' sum below
     w = torch.empty_like(init)
@@ -182,8 +189,7 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
         if idx.numel() == 0:
             continue
         part = [t[idx].to(device) for t in tensors]
-        out = levenberg_marquardt(_residual, init[idx].to(device), system, kind, *part, ridge=ridge, batched=True,
-                                  gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore", jacobian=_jacobian, scaling=scaling)
+        out = fit(_residual, init[idx].to(device), system, kind, *part)
         w = w.index_copy(0, idx, out.x.to(c.basis.device))
         stats["lm_iterations"] = max(stats["lm_iterations"], float(out.iterations))
         stats["lm_converged"] += int(out.converged.sum()) / P
