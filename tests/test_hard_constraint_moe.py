@@ -77,18 +77,18 @@ def test_every_least_squares_method_reaches_the_same_weights_and_gradient(system
     calls = []
     for name in ("gauss_newton", "levenberg_marquardt"):
         real = getattr(module, name)
-        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append((_n, k.get("scaling"))) or
-                            _f(*a, **k))
+        monkeypatch.setattr(module, name, lambda *a, _f=real, _n=name, **k: calls.append(
+            (_n, k.get("scaling"), k.get("damping"))) or _f(*a, **k))
     out = []
-    for kw in ({}, {"method": method, "scaling": scaling}):
+    for kw in ({}, {"method": method, "scaling": scaling, "damping": 1e-6}):
         c = random_constraint(seed=5)
         c.basis.requires_grad_()
         w, stats = solve_experts(system, c, ridge=1e-4, tol=1e-12, maxiter=200, **kw)
         assert stats["lm_converged"] == 1.0
         out.append((w.detach(), torch.autograd.grad((w * w).sum(), c.basis)[0], stats["lm_iterations"]))
     assert torch.allclose(out[0][0], out[1][0], atol=1e-9) and torch.allclose(out[0][1], out[1][1], atol=1e-7)
-    chosen = ("gauss_newton", None) if method == "gauss-newton" else ("levenberg_marquardt", scaling)
-    assert calls == [("levenberg_marquardt", "identity"), chosen]  # the options reached the solver
+    chosen = ("gauss_newton", None, None) if method == "gauss-newton" else ("levenberg_marquardt", scaling, 1e-6)
+    assert calls == [("levenberg_marquardt", "identity", 1e-3), chosen]  # the options reached the solver
     with pytest.raises(ValueError, match="solve_experts: method must be 'levenberg-marquardt' or 'gauss-newton'"):
         solve_experts(system, random_constraint(), ridge=1e-4, tol=1e-10, maxiter=5, method="newton")
 
@@ -124,6 +124,9 @@ def test_configuration_errors(dataset):
               progress=False)
     with pytest.raises(ConfigError, match="give its dataset file with --data FILE"):
         solve("diffusion-sorption", "hard-constraint-moe", overrides=TINY, progress=False)
+    with pytest.raises(ConfigError, match="lm_damping must be > 0, got 0.0"):
+        solve("diffusion-sorption", "hard-constraint-moe", data=dataset, overrides=TINY + ["lm_damping=0.0"],
+              progress=False)
 
 
 def test_experts_spread_over_devices_give_the_same_weights_and_gradients(system):

@@ -147,7 +147,7 @@ def _jacobian(w: Tensor, system: ResidualSystem, kind: type, *tensors: Tensor) -
 
 def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, maxiter: int,
                   devices: list[torch.device] | None = None,
-                  init: Tensor | None = None, scaling: str = "identity",
+                  init: Tensor | None = None, scaling: str = "identity", damping: float = 1e-3,
                   method: str = "levenberg-marquardt") -> tuple[Tensor, dict[str, float]]:
     """w (P, N) for every (sample, expert) problem ``c`` (a :class:`Constraint` or another
     PDE's dataclass of the same layout), differentiable in its tensors.
@@ -159,13 +159,15 @@ def solve_experts(system: ResidualSystem, c: Any, *, ridge: float, tol: float, m
     expert per device when P = K, the paper's layout); the weights come back to the first.
     ``init``: the (P, N) starting weights of Levenberg-Marquardt (default zeros); the solution,
     and so the backward pass, does not depend on it where the problem has one minimum.
-    ``scaling``: Levenberg-Marquardt's damping, ``"identity"`` or ``"marquardt"``
-    (:mod:`sciml_core.implicit.least_squares`).  ``method``: ``"levenberg-marquardt"`` or
-    ``"gauss-newton"`` (full steps; ``J^T J + ridge I`` is positive definite for ridge > 0).
+    ``scaling``, ``damping``: Levenberg-Marquardt's damping form, ``"identity"`` or
+    ``"marquardt"``, and its relative start (:mod:`sciml_core.implicit.least_squares`).
+    ``method``: ``"levenberg-marquardt"`` or ``"gauss-newton"`` (full steps; ``J^T J + ridge I``
+    is positive definite for ridge > 0; in MoE training it often ran to ``maxiter`` unconverged).
     """
     if method not in ("levenberg-marquardt", "gauss-newton"):
         raise ValueError(f"solve_experts: method must be 'levenberg-marquardt' or 'gauss-newton', got {method!r}")
-    fit = functools.partial(levenberg_marquardt, scaling=scaling) if method == "levenberg-marquardt" else gauss_newton
+    fit = (functools.partial(levenberg_marquardt, scaling=scaling, damping=damping) if method == "levenberg-marquardt"
+           else gauss_newton)
     fit = functools.partial(fit, ridge=ridge, batched=True, gtol=tol, xtol=tol, maxiter=maxiter, on_fail="ignore",
                             jacobian=_jacobian)
     dtype = c.basis.dtype

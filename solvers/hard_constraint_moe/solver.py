@@ -59,8 +59,8 @@ _NS_DEFAULT: dict[str, Any] = {
 class MoEConfig(OperatorConfig):
     """Options (``--set KEY=VALUE``): ``constraint`` moe | hard | soft; ``n_experts`` K for moe;
     ``n_basis`` N; ``n_points`` sampled nodes per sample and step; ``ridge``, ``lm_tol`` (on
-    ||grad||_inf), ``lm_maxiter``, ``least_squares`` (levenberg-marquardt | gauss-newton): the
-    inner solve; ``ic_weight``, ``bc_weight``: row weights;
+    ||grad||_inf), ``lm_maxiter``, ``lm_damping`` (the relative starting damping): the inner
+    solve; ``ic_weight``, ``bc_weight``: row weights;
     ``expert_conditions``: ``global`` (the paper's: every expert's problem has the whole
     initial condition and both boundary conditions) or ``local`` (each expert only the IC on
     its block and the boundaries its block touches: an inner block then has no boundary data,
@@ -88,7 +88,7 @@ class MoEConfig(OperatorConfig):
     ridge: float = 1e-4
     lm_tol: float = 1e-4
     lm_maxiter: int = 50
-    least_squares: Literal["levenberg-marquardt", "gauss-newton"] = "levenberg-marquardt"
+    lm_damping: float = 1e-3
     ic_weight: float = 100.0
     bc_weight: float = 100.0
     expert_conditions: Literal["global", "local"] = "global"
@@ -105,11 +105,8 @@ class MoEConfig(OperatorConfig):
                               "must be >= 1")
         if self.ridge < 0 or not self.lm_tol > 0:
             raise ConfigError(f"ridge must be >= 0 and lm_tol > 0, got {self.ridge}, {self.lm_tol}")
-        if self.least_squares not in ("levenberg-marquardt", "gauss-newton"):
-            raise ConfigError(f"least_squares must be 'levenberg-marquardt' or 'gauss-newton', got "
-                              f"{self.least_squares!r}")
-        if self.least_squares == "gauss-newton" and not self.ridge > 0:
-            raise ConfigError("least_squares=gauss-newton needs ridge > 0 (J^T J alone may be singular)")
+        if not self.lm_damping > 0:
+            raise ConfigError(f"lm_damping must be > 0, got {self.lm_damping}")
 
     @property
     def experts(self) -> int:
@@ -163,7 +160,7 @@ class HardConstraintMoE(OperatorSolver):
         if self.context.device.type == "cuda" and torch.cuda.device_count() > 1 and distributed.world_size() == 1:
             devices = [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
         return solve_experts(self.problem.system, c, ridge=cfg.ridge, tol=cfg.lm_tol, maxiter=cfg.lm_maxiter,
-                             devices=devices, method=cfg.least_squares)
+                             devices=devices, damping=cfg.lm_damping)
 
     def _nodes(self, generator: torch.Generator, T: int, S: int, device: torch.device) -> Tensor:
         """``n_points / K`` random flat (t, cell) indices into each expert's block, (K, M)."""
