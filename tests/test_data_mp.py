@@ -46,7 +46,7 @@ def test_e1_file_holds_its_forcing_and_reproduces(e1: Path) -> None:
     header = validate_file(e1)
     assert header.params == () and header.dims == {"sample": 6, "t": 6, "x": 40}
     pde = get_pde("combined-equation").from_params({"t_end": 0.5})
-    solver = WenoSolver(pde, build_config(WenoSolver.Config, {"n": 40}))
+    solver = WenoSolver(pde, build_config(WenoSolver.Config, {**load_spec("mp-e1").solver.config, "n": 40}))
     with h5py.File(e1) as f:
         x, t, u = f["x"][:], f["t"][:], f["u"][:]
         assert x[1] == pytest.approx(0.4) and t[-1] == pytest.approx(0.5)

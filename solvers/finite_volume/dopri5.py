@@ -75,6 +75,27 @@ class DormandPrince:
                          (1e-3 * h0).clamp(min=1e-6))
         return torch.minimum(torch.minimum(100 * h0, h1), torch.full_like(h0, span))
 
+    @staticmethod
+    def _write_frames(out: Tensor, times: Tensor, rows: Tensor, k: Tensor, count: Tensor, t: Tensor, hs: Tensor,
+                      u: Tensor, u_new: Tensor, K: list[Tensor]) -> None:
+        """Frames ``k[b] .. k[b] + count[b] - 1`` of every sample b with ``count[b] > 0``, inside
+        its accepted step ``(t, t + hs]``, from the continuous extension; one gather per array for
+        all (sample, frame) pairs."""
+        sel = torch.nonzero(count > 0).squeeze(1)
+        reps = count[sel]
+        h = hs[:, None]  # the polynomial on the whole batch: most samples write a frame every step
+        r2 = u_new - u
+        r3 = h * K[0] - r2
+        r4 = r2 - h * K[6] - r3
+        r5 = h * _combine(list(zip(DENSE, K)))
+        first = torch.cumsum(reps, 0) - reps
+        pair = sel[torch.repeat_interleave(torch.arange(len(sel), device=sel.device), reps)]  # a sample per frame
+        frame = k[pair] + torch.arange(len(pair), device=sel.device) - torch.repeat_interleave(first, reps)
+        theta = ((times[frame] - t[pair]) / hs[pair])[:, None]
+        t1 = 1 - theta
+        out[rows[pair], frame] = u[pair] + theta * (r2[pair] + t1 * (r3[pair] + theta * (
+            r4[pair] + t1 * r5[pair])))
+
     def solve(self, rhs: BatchRhs, u0: Tensor, t0: float, t_out: np.ndarray) -> Tensor:
         """Frames ``(batch, len(t_out), n)`` at the non-decreasing times ``t_out >= t0``."""
         tab = DOPRI5_TABLEAU
@@ -119,21 +140,8 @@ class DormandPrince:
             # frames inside (t, t_new] of the accepted samples, from the continuous extension
             k_end = torch.where(accept, torch.searchsorted(times, t_new + tiny, right=True), k)
             count = k_end - k
-            n_max = int(count.max())
-            if n_max:
-                sel = torch.nonzero(count > 0).squeeze(1)
-                y0, y1, h_sel = u[sel], u_new[sel], hcol[sel]
-                r2 = y1 - y0
-                r3 = h_sel * K[0][sel] - r2
-                r4 = r2 - h_sel * K[6][sel] - r3
-                r5 = h_sel * _combine([(d, Kj[sel]) for d, Kj in zip(DENSE, K)])
-                for r in range(n_max):
-                    keep = torch.nonzero(count[sel] > r).squeeze(1)
-                    frame = k[sel][keep] + r
-                    theta = ((times[frame] - t[sel][keep]) / hs[sel][keep])[:, None]
-                    t1 = 1 - theta
-                    out[rows[sel][keep], frame] = y0[keep] + theta * (r2[keep] + t1 * (r3[keep] + theta * (
-                        r4[keep] + t1 * r5[keep])))
+            if bool((count > 0).any()):
+                self._write_frames(out, times, rows, k, count, t, hs, u, u_new, K)
             if bool(accept.all()):
                 u, K1 = u_new, K[6]
             else:  # index copies: much cheaper than torch.where on (batch, n) arrays on CPU
