@@ -50,7 +50,8 @@ class IdentityBasis(torch.nn.Module):
         return eye.expand(B, -1, -1, -1)
 
 
-def floor(quick: bool, t_stride: int, x_stride: int, n_eval: int, maxiter: int, method: str) -> dict:
+def floor(quick: bool, t_stride: int, x_stride: int, n_eval: int, maxiter: int, method: str,
+          weights: dict[str, float] | None = None) -> dict:
     from sciml_core.data.trajectories import DataConfig, load_trajectories
     from sciml_core.registry import get_pde
     from solvers.hard_constraint_moe.constraint import solve_experts
@@ -62,7 +63,7 @@ def floor(quick: bool, t_stride: int, x_stride: int, n_eval: int, maxiter: int, 
     # the solver's held-out split; the first n_eval of them are solved
     split = DataConfig(n_test=2 if quick else 8, t_stride=t_stride, x_stride=x_stride)
     data = load_trajectories(path, split, torch.device("cpu"), torch.float64, pde="diffusion-sorption")
-    cfg = MoEConfig(constraint="hard", data=split)
+    cfg = MoEConfig(constraint="hard", data=split, **(weights or {}))
     problem = DiffusionSorptionProblem(get_pde("diffusion-sorption")(), cfg)
     problem.bind(data)
     model = IdentityBasis()
@@ -96,15 +97,19 @@ def main() -> None:
     parser.add_argument("--n-eval", type=int, default=8, help="held-out samples solved (each a dense (T X)^2 LM)")
     parser.add_argument("--maxiter", type=int, default=30, help="least-squares iterations")
     parser.add_argument("--method", choices=["gauss-newton", "levenberg-marquardt"], default="gauss-newton")
+    parser.add_argument("--ic-weight", type=float, default=None, help="IC rows' weight (default: the solver's)")
+    parser.add_argument("--bc-weight", type=float, default=None, help="BC rows' weight (default: the solver's)")
     args = parser.parse_args()
+    weights = {k: v for k, v in (("ic_weight", args.ic_weight), ("bc_weight", args.bc_weight)) if v is not None}
     t_stride = args.t_stride or (5 if args.quick else 10)
     x_stride = args.x_stride or (8 if args.quick else 16)
-    results = floor(args.quick, t_stride, x_stride, args.n_eval, args.maxiter, args.method)
+    results = floor(args.quick, t_stride, x_stride, args.n_eval, args.maxiter, args.method, weights)
     results["quick"] = args.quick
     results["command"] = "python benchmarks/hard_constraint_grid_floor.py" + (" --quick" if args.quick else "") + \
         (f" --t-stride {args.t_stride}" if args.t_stride else "") + (f" --x-stride {args.x_stride}" if args.x_stride else "") + \
         (f" --n-eval {args.n_eval}" if args.n_eval != 8 else "") + (f" --maxiter {args.maxiter}" if args.maxiter != 30 else "") + \
-        (f" --method {args.method}" if args.method != "gauss-newton" else "")
+        (f" --method {args.method}" if args.method != "gauss-newton" else "") + \
+        "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in weights.items())
     print_table([[f"{results['grid'][0]} x {results['grid'][1]}", results["n_test"], results["floor_rel_l2"],
                   results["iterations_max"], results["converged_fraction"], results["wall_s"]]],
                 ["grid (frames x cells)", "held-out", "floor rel L2", "iterations (max)", "converged", "wall s"])

@@ -167,7 +167,8 @@ def main() -> None:
     if generation.exists() and not args.quick:
         gen = json.loads(generation.read_text())
         results["generation_traj_per_s"] = gen["batched_traj_per_s"]
-        results["generation_source"] = {k: gen[k] for k in ("command", "ratio", "single_traj_per_s") if k in gen}
+        keys = ("command", "ratio", "single_traj_per_s", "ratio_vs_public", "public_traj_per_s")
+        results["generation_source"] = {k: gen[k] for k in keys if k in gen}
     else:
         results["generation_traj_per_s"] = None
     print_table([[r["nx"], r["acc_err"], PUBLISHED[r["nx"]][0], r["weno_acc_err"], PUBLISHED[r["nx"]][1], r["steps"],
