@@ -154,7 +154,8 @@ def main() -> None:
                          "generates the E1 set and measures the generation speed)")
     rows = [run_resolution(nx, args, data_path, out_root) for nx in (100, 50, 40)]
     first = 250 - len(rows[0]["rel_l2_per_step"])
-    results: dict[str, Any] = {"preset": args.preset, "budget_s_per_resolution": args.budget_s, "device": args.device}
+    results: dict[str, Any] = {"preset": args.preset, "budget_s_per_resolution": args.budget_s, "device": args.device,
+                               "decay_steps": args.decay_steps if args.budget_s and not args.quick else None}
     for row in rows:
         nx = row["nx"]
         results[f"acc_err_nx{nx}"] = row["acc_err"]
