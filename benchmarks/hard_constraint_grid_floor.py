@@ -105,11 +105,6 @@ def main() -> None:
     x_stride = args.x_stride or (8 if args.quick else 16)
     results = floor(args.quick, t_stride, x_stride, args.n_eval, args.maxiter, args.method, weights)
     results["quick"] = args.quick
-    results["command"] = "python benchmarks/hard_constraint_grid_floor.py" + (" --quick" if args.quick else "") + \
-        (f" --t-stride {args.t_stride}" if args.t_stride else "") + (f" --x-stride {args.x_stride}" if args.x_stride else "") + \
-        (f" --n-eval {args.n_eval}" if args.n_eval != 8 else "") + (f" --maxiter {args.maxiter}" if args.maxiter != 30 else "") + \
-        (f" --method {args.method}" if args.method != "gauss-newton" else "") + \
-        "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in weights.items())
     print_table([[f"{results['grid'][0]} x {results['grid'][1]}", results["n_test"], results["floor_rel_l2"],
                   results["iterations_max"], results["converged_fraction"], results["wall_s"]]],
                 ["grid (frames x cells)", "held-out", "floor rel L2", "iterations (max)", "converged", "wall s"])

@@ -80,11 +80,18 @@ def trained_model(run_dir: Path, overrides: dict[str, Any], data_path: Path, dev
     return solver, data, model.eval()
 
 
+def budget_training(args: argparse.Namespace) -> dict[str, Any]:
+    """With a training budget (not --quick): steps until the budget ends, the lr decaying x 0.4
+    every ``--decay-steps``; else nothing (the preset's own steps and schedule)."""
+    if not args.budget_s or args.quick:
+        return {}
+    return {"train": {"adam_steps": 10_000_000, "decay_steps": args.decay_steps}}
+
+
 def run_resolution(nx: int, args: argparse.Namespace, data_path: Path, out_root: Path) -> dict[str, Any]:
     extra = deep_merge(MessagePassingSolver.preset_config(args.preset, "combined-equation"),
                        {"data": {"x_stride": 200 // nx, "x_average": 5}, "threads": args.threads,
-                        **({"train": {"adam_steps": 10_000_000, "decay_steps": args.decay_steps}}
-                           if args.budget_s and not args.quick else {})})
+                        **budget_training(args)})
     if args.quick:
         extra = deep_merge(extra, QUICK)
     run_dir = out_root / f"mp_e1_nx{nx}"
@@ -155,7 +162,7 @@ def main() -> None:
     rows = [run_resolution(nx, args, data_path, out_root) for nx in (100, 50, 40)]
     first = 250 - len(rows[0]["rel_l2_per_step"])
     results: dict[str, Any] = {"preset": args.preset, "budget_s_per_resolution": args.budget_s, "device": args.device,
-                               "decay_steps": args.decay_steps if args.budget_s and not args.quick else None}
+                               "decay_steps": budget_training(args).get("train", {}).get("decay_steps")}
     for row in rows:
         nx = row["nx"]
         results[f"acc_err_nx{nx}"] = row["acc_err"]

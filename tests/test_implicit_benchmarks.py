@@ -14,9 +14,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(script: str) -> dict:
+def run(script: str, *extra: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{script}.py"), "--quick"], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / f"{script}.py"), "--quick", *extra], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads((REPO / "benchmarks" / "results" / f"{script}.quick.json").read_text())
@@ -40,8 +40,9 @@ def test_hard_constraint_moe_quick():
 
 
 def test_hard_constraint_grid_floor_quick():
-    results = run("hard_constraint_grid_floor")
+    results = run("hard_constraint_grid_floor", "--ic-weight", "50", "--bc-weight", "200")
     assert results["grid"] == [5, 8] and results["n_test"] == 2
+    assert (results["ic_weight"], results["bc_weight"]) == (50.0, 200.0)  # the options reach the solved rows' config
     assert len(results["floor_rel_l2_per_sample"]) == 2
     assert results["floor_rel_l2"] == pytest.approx(sum(results["floor_rel_l2_per_sample"]) / 2) and results["floor_rel_l2"] > 0
 

@@ -29,3 +29,15 @@ def test_benchmark_quick(script: str, keys: tuple[str, ...]) -> None:
         assert results[key] > 0, key
     if script == "message_passing_e1":
         assert "generation_traj_per_s" in results
+
+
+def test_budgeted_training_decays_every_decay_steps() -> None:
+    import argparse
+
+    sys.path.insert(0, str(REPO))
+    from benchmarks.message_passing_e1 import budget_training
+
+    args = argparse.Namespace(budget_s=900.0, quick=False, decay_steps=1234)
+    assert budget_training(args) == {"train": {"adam_steps": 10_000_000, "decay_steps": 1234}}
+    assert budget_training(argparse.Namespace(budget_s=900.0, quick=True, decay_steps=1234)) == {}
+    assert budget_training(argparse.Namespace(budget_s=0.0, quick=False, decay_steps=1234)) == {}

@@ -88,9 +88,9 @@ class DormandPrince:
         r3 = h * K[0] - r2
         r4 = r2 - h * K[6] - r3
         r5 = h * _combine(list(zip(DENSE, K)))
-        first = torch.cumsum(reps, 0) - reps
-        pair = sel[torch.repeat_interleave(torch.arange(len(sel), device=sel.device), reps)]  # a sample per frame
-        frame = k[pair] + torch.arange(len(pair), device=sel.device) - torch.repeat_interleave(first, reps)
+        pair = torch.repeat_interleave(sel, reps)  # the sample of each frame written
+        first = torch.repeat_interleave(torch.cumsum(reps, 0) - reps, reps)  # its first pair's position
+        frame = k[pair] + torch.arange(len(pair), device=sel.device) - first
         theta = ((times[frame] - t[pair]) / hs[pair])[:, None]
         t1 = 1 - theta
         out[rows[pair], frame] = u[pair] + theta * (r2[pair] + t1 * (r3[pair] + theta * (
