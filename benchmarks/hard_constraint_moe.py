@@ -15,7 +15,7 @@ constraint) and 85.93 % (soft) on PDEBench's diffusion-sorption, and MoE trainin
    peak allocated), and on every device the tensors a step's forward pass saves for its
    backward (``saved_mb``: the autograd graph, each storage counted once).
 
-    python benchmarks/hard_constraint_moe.py [--quick] [--steps N]
+    python benchmarks/hard_constraint_moe.py [--quick] [--steps N] [--threads T]
 """
 
 from __future__ import annotations
@@ -145,9 +145,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=None, help="training steps of each variant")
     parser.add_argument("--points", type=int, default=2000, help="sampled points per sample while training")
     parser.add_argument("--timing-steps", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (also of the timing processes)")
     parser.add_argument("--measure", nargs=2, metavar=("CONSTRAINT", "POINTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     path = dataset(args.quick)
     timing_steps = args.timing_steps or (1 if args.quick else 5)
     if args.measure:  # child process of the scaling measurement
@@ -171,7 +172,8 @@ def main() -> int:
             if args.quick:  # smoke run: in this process (its memory figure is then only indicative)
                 m = measure_step(path, True, constraint, pts, timing_steps)
             else:
-                cmd = [sys.executable, __file__, "--measure", constraint, str(pts), "--timing-steps", str(timing_steps)]
+                cmd = [sys.executable, __file__, "--measure", constraint, str(pts), "--timing-steps", str(timing_steps),
+                       "--threads", str(args.threads)]
                 proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
                 m = json.loads(proc.stdout.strip().splitlines()[-1])
             tag = f"1e{len(str(pts)) - 1}"
