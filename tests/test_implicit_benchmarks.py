@@ -31,12 +31,13 @@ def test_implicit_vs_jaxopt_quick():
 
 
 def test_hard_constraint_moe_quick():
-    results = run("hard_constraint_moe")
+    results = run("hard_constraint_moe", "--threads", "3")
     for key in ("soft_rel_l2", "hard_rel_l2", "moe_rel_l2", "hard_step_s_1e2", "moe_step_s_1e2", "moe_speedup_1e2",
                 "hard_peak_mb_1e2", "moe_peak_mb_1e2"):
         assert results[key] >= 0, key
     assert results["hard_saved_mb_1e2"] > 0 and results["moe_saved_mb_1e2"] > 0
     assert results["quick"] is True
+    assert results["machine"]["torch_threads"] == 3  # --threads reaches torch (neither the default 2 nor OMP's 1)
 
 
 def test_hard_constraint_grid_floor_quick():
