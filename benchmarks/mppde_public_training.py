@@ -16,10 +16,10 @@ first 32,000 steps).  ``torch_cluster`` (compiled, not installable here) is repl
 :func:`radius_graph`, the same radius graph in plain torch.
 
     python benchmarks/mppde_public_training.py --mppde-repo DIR [--data data/mp-e1.h5] [--nx 50]
-        [--steps 8000] [--lr 5e-4] [--decay-steps 2000] [--curriculum pass] [--quick]
+        [--steps 8000] [--lr 5e-4] [--decay-steps 2000] [--curriculum pass] [--tag TAG] [--quick]
 
 Needs ``pip install torch_geometric`` (not a dependency of this project).  Writes
-``benchmarks/results/mppde_public_training.json``: ``acc_err``, ``steps``, ``train_s``,
+``benchmarks/results/mppde_public_training[_TAG].json``: ``acc_err``, ``steps``, ``train_s``,
 ``params`` and the options.
 """
 
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--decay-steps", type=int, default=2000, help="x 0.4 every this many steps (0: constant)")
     parser.add_argument("--curriculum", choices=("pass", "paper"), default="pass")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tag", default="", help="results file benchmarks/results/mppde_public_training_TAG.json")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 32 trajectories, 4 steps")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -168,7 +169,7 @@ def main() -> None:
     print_table([[res["nx"], res["n_train"], res["steps"], res["lr"], res["decay_steps"], res["curriculum"],
                   res["acc_err"], res["train_s"]]],
                 ["nx", "n_train", "steps", "lr", "decay every", "curriculum", "acc err (public code)", "train s"])
-    write_results(__file__, res, args.quick)
+    write_results(__file__.replace(".py", f"_{args.tag}.py" if args.tag else ".py"), res, args.quick)
 
 
 if __name__ == "__main__":
