@@ -46,7 +46,8 @@ from sciml_core.data.trajectories import DataConfig, load_trajectories
 def radius_graph(x: torch.Tensor, r: float, batch: torch.Tensor | None = None, loop: bool = False,
                  max_num_neighbors: int = 32, flow: str = "source_to_target", num_workers: int = 1) -> torch.Tensor:
     """``torch_cluster.radius_graph`` for small point sets: edges (2, E) between points of the
-    same ``batch`` entry closer than ``r`` (symmetric, so either flow gives the same edges)."""
+    same ``batch`` entry closer than ``r`` (symmetric, so either flow gives the same edges;
+    ``max_num_neighbors`` is not enforced: E1's graphs have 6 neighbours a point)."""
     pos = x.reshape(len(x), -1)
     keep = torch.cdist(pos, pos) < r
     if batch is not None:
@@ -101,6 +102,14 @@ class _ScheduledOptimizer:
         self.scheduler.step()
 
 
+def unroll_choices(n_pass: int, curriculum: str, n_frames: int) -> list[int]:
+    """The pushforward unroll counts ``training_loop`` draws from in pass ``n_pass`` (0-based):
+    {0} in the first epoch, {0, 1} after it; an epoch is one pass (``pass``) or, as in the
+    public code, ``n_frames`` passes (``paper``)."""
+    epoch = n_pass // (1 if curriculum == "pass" else n_frames)
+    return list(range(min(epoch, 1) + 1))
+
+
 def run(repo: Path, data: Path, nx: int, n_train: int, n_test: int, steps: int, lr: float, decay_steps: int,
         curriculum: str, seed: int = 0, log_every: int = 1) -> dict[str, Any]:
     pub = _import_public(repo)
@@ -123,14 +132,11 @@ def run(repo: Path, data: Path, nx: int, n_train: int, n_test: int, steps: int, 
     batch = 16
     loader = torch.utils.data.DataLoader(train, batch_size=batch, shuffle=True, drop_last=True,
                                          generator=torch.Generator().manual_seed(seed))
-    passes_per_epoch = 1 if curriculum == "pass" else len(t)
     done, n_pass, start = 0, 0, time.perf_counter()
     model.train()
     while done < steps:
-        epoch = n_pass // passes_per_epoch
-        unrolling = list(range(min(epoch, 1) + 1))
         n = min(len(loader), steps - done)
-        losses = pub.training_loop(model, unrolling, batch, stepper, islice(loader, n), creator, criterion)
+        losses = pub.training_loop(model, unroll_choices(n_pass, curriculum, len(t)), batch, stepper, islice(loader, n), creator, criterion)
         done, n_pass = done + n, n_pass + 1
         if n_pass % log_every == 0 or done == steps:
             print(f"step {done}/{steps}  loss {losses.mean().item():.4g}  lr {optimizer.param_groups[0]['lr']:.3g}  "
@@ -161,15 +167,15 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.quick:
-        res = run(args.mppde_repo, args.data, args.nx, 32, 16, 4, args.lr, args.decay_steps, args.curriculum,
-                  log_every=1)
+        res = run(args.mppde_repo, args.data, args.nx, 32, 16, 4, args.lr, args.decay_steps, args.curriculum)
     else:
         res = run(args.mppde_repo, args.data, args.nx, args.n_train, 128, args.steps, args.lr, args.decay_steps,
                   args.curriculum)
     print_table([[res["nx"], res["n_train"], res["steps"], res["lr"], res["decay_steps"], res["curriculum"],
                   res["acc_err"], res["train_s"]]],
                 ["nx", "n_train", "steps", "lr", "decay every", "curriculum", "acc err (public code)", "train s"])
-    write_results(__file__.replace(".py", f"_{args.tag}.py" if args.tag else ".py"), res, args.quick)
+    script = Path(__file__)
+    write_results(str(script.with_stem(f"{script.stem}_{args.tag}") if args.tag else script), res, args.quick)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,14 @@ def test_public_training_optimizer_steps_the_schedule() -> None:
     assert opt.param_groups[0]["lr"] == pytest.approx(0.4)
 
 
+def test_public_training_unroll_curriculum() -> None:
+    """No pushforward in the first epoch, one unrolled step allowed after it; ``paper`` counts an
+    epoch as 250 passes (the public code), ``pass`` as one (our base)."""
+    choices = _public_training().unroll_choices
+    assert choices(0, "pass", 250) == [0] and choices(1, "pass", 250) == [0, 1] and choices(9, "pass", 250) == [0, 1]
+    assert choices(249, "paper", 250) == [0] and choices(250, "paper", 250) == [0, 1]
+
+
 def test_public_training_quick(tmp_path: Path) -> None:
     """Needs a checkout of the public code (MPPDE_REPO) and torch_geometric; skipped without them."""
     pytest.importorskip("torch_geometric")
